@@ -1,0 +1,33 @@
+# Floodgate: every target installs what it needs, so a fresh clone works with one command.
+SHELL := /bin/bash
+NODE_MODULES_STAMP := node_modules/.package-lock.json
+
+.PHONY: run test build lint format check bench clean
+
+$(NODE_MODULES_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $(NODE_MODULES_STAMP)
+
+dist/.built: $(NODE_MODULES_STAMP) $(shell find src proto -type f 2>/dev/null) tsconfig.json tsconfig.build.json
+	npx tsc -p tsconfig.build.json
+	@touch dist/.built
+
+build: dist/.built
+
+## Start the service on embedded defaults (in-memory store unless REDIS_URL is set).
+run: build
+	node dist/src/cli.js serve
+
+## Typecheck, lint, format check, then every test suite.
+test: $(NODE_MODULES_STAMP)
+	npx tsc -p tsconfig.json --noEmit
+	npx eslint .
+	npx prettier --check .
+	$(MAKE) build
+	npx vitest run
+
+format: $(NODE_MODULES_STAMP)
+	npx prettier --write .
+
+clean:
+	rm -rf dist coverage

@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { PACKAGE_ROOT } from "./config/paths.js";
+import { RulesError } from "./config/rules-loader.js";
+import { loadSettings, SettingsError } from "./config/settings.js";
+import { validateRulesPath } from "./config/validate-command.js";
+import { startFloodgate } from "./main.js";
+import { createLogger } from "./observability/logger.js";
+
+const USAGE = `Usage: floodgate <command>
+
+Commands:
+  serve                     start the gRPC and HTTP servers (settings come from the environment)
+  config validate PATH      check a rules file or directory; exits 1 with the errors
+  version                   print the version
+  help                      print this text
+
+See README.md for every setting.`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+async function serve(): Promise<number> {
+  const settings = loadSettings();
+  const logger = createLogger(settings.logLevel);
+  const app = await startFloodgate(settings, { logger });
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) {
+        logger.warn({ signal }, "second signal: exiting now");
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, "shutting down");
+      app.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, "shutdown failed");
+          resolve(1);
+        },
+      );
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  });
+}
+
+async function configValidate(path: string | undefined): Promise<number> {
+  if (path === undefined) {
+    console.error("usage: floodgate config validate PATH");
+    return 2;
+  }
+  const result = await validateRulesPath(path);
+  (result.ok ? console.log : console.error)(result.report);
+  return result.ok ? 0 : 1;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false });
+  const [command, sub, arg] = positionals;
+  switch (command) {
+    case "serve":
+      return serve();
+    case "config":
+      if (sub === "validate") return configValidate(arg);
+      break;
+    case "version":
+      console.log(version());
+      return 0;
+    case "help":
+    case undefined:
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+  }
+  console.error(`unknown command: ${positionals.join(" ")}\n\n${USAGE}`);
+  return 2;
+}
+
+/** Startup failures that a user can fix get a plain message, not a stack trace. */
+function report(err: unknown): number {
+  if (err instanceof SettingsError || err instanceof RulesError) {
+    console.error(`floodgate: ${err.message}`);
+    return 2;
+  }
+  console.error("floodgate: fatal:", err);
+  return 1;
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => process.exit(report(err)),
+);

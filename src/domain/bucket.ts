@@ -1,0 +1,51 @@
+/**
+ * Token-bucket vocabulary shared by the pure math, the Lua script and the stores (DESIGN §2).
+ * Rates are kept as a fraction (tokens per period) so that refill = elapsed × tokens / period
+ * is exact for the usual values in both TypeScript and Lua doubles.
+ */
+export interface BucketSpec {
+  /** C: the most tokens the bucket holds; a new bucket starts full. Integer ≥ 1. */
+  readonly capacity: number;
+  /** Tokens added per refill period (requests_per_unit). Integer ≥ 1. */
+  readonly refillTokens: number;
+  /** The refill period in microseconds (unit seconds × 1e6). */
+  readonly refillPeriodUs: number;
+}
+
+/** One bucket to evaluate as part of an all-or-nothing request. */
+export interface BucketCheck {
+  /** The store key (see store/keys.ts): domain plus matched descriptor values, never the limit. */
+  readonly key: string;
+  readonly spec: BucketSpec;
+  /** Tokens to take. 0 means check without consuming: it passes when at least 1 token is there. */
+  readonly cost: number;
+  /** A shadow bucket never denies; its shortfall is only reported. */
+  readonly shadow: boolean;
+}
+
+/** Persisted bucket state: tokens at the time of the last evaluation (µs). */
+export interface BucketState {
+  readonly tokens: number;
+  readonly updatedAtUs: number;
+}
+
+/** Marks a retry that can never succeed (cost above capacity). */
+export const NEVER = -1;
+
+export interface BucketOutcome {
+  /** The bucket alone had enough tokens for its cost (for a shadow bucket: would have). */
+  readonly sufficient: boolean;
+  /** floor(tokens) after the whole decision (nothing is taken when the request is denied). */
+  readonly remaining: number;
+  /** Milliseconds until the bucket is full again, rounded up. */
+  readonly resetMs: number;
+  /** When not sufficient: milliseconds until the cost is available, rounded up, or NEVER. Else 0. */
+  readonly retryMs: number;
+}
+
+export interface BucketDecision {
+  /** True when every non-shadow bucket was sufficient; only then are tokens taken. */
+  readonly allowed: boolean;
+  /** One outcome per check, in order. */
+  readonly outcomes: readonly BucketOutcome[];
+}

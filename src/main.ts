@@ -1,0 +1,123 @@
+import type { Server } from "@grpc/grpc-js";
+import type { FastifyInstance } from "fastify";
+import { RulesHolder } from "./config/rules-holder.js";
+import { loadRules } from "./config/rules-loader.js";
+import { watchRules } from "./config/rules-watcher.js";
+import type { Settings } from "./config/settings.js";
+import { createStore } from "./lifecycle/store-factory.js";
+import type { Logger } from "./observability/logger.js";
+import { createLogger } from "./observability/logger.js";
+import { createMetrics } from "./observability/metrics.js";
+import type { Metrics } from "./observability/metrics.js";
+import { createCheckLimit } from "./service/check-limit.js";
+import { createRateLimiter } from "./service/rate-limiter.js";
+import { bindGrpc, createGrpcServer } from "./transport/grpc/server.js";
+import { createHttpServer } from "./transport/http/server.js";
+
+/** The composition root: settings in, running servers out. Tests start it on port 0. */
+export interface Floodgate {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly rules: RulesHolder;
+  readonly metrics: Metrics;
+  /** Ordered shutdown: unready, drain listeners within the grace period, then close the store. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger?: Logger;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function shutdownGrpc(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+interface WatchDeps {
+  readonly rules: RulesHolder;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+/** Hot reload: a good change swaps the rules; a bad one is counted and logged, the old rules stay. */
+function watch(settings: Settings, { rules, metrics, logger }: WatchDeps) {
+  return watchRules({
+    path: settings.rulesPath,
+    initialDigest: rules.current().digest,
+    onReload: (next) => {
+      rules.swap(next);
+      metrics.configReloads.inc({ result: "success" });
+      metrics.rulesLoaded.set(next.ruleCount);
+      logger.info(
+        { domains: [...next.domains.keys()], rules: next.ruleCount, digest: next.digest },
+        "rules reloaded",
+      );
+    },
+    onError: (err) => {
+      metrics.configReloads.inc({ result: "error" });
+      logger.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        "rules reload failed; previous rules stay in force",
+      );
+    },
+  });
+}
+
+export async function startFloodgate(settings: Settings, options: StartOptions = {}): Promise<Floodgate> {
+  const logger = options.logger ?? createLogger(settings.logLevel);
+  const metrics = createMetrics();
+  const rules = new RulesHolder(await loadRules(settings.rulesPath));
+  metrics.rulesLoaded.set(rules.current().ruleCount);
+  const store = await createStore(settings, logger);
+  const limiter = createRateLimiter({
+    rules,
+    store: store.store,
+    keyPrefix: settings.redisKeyPrefix,
+    shadowMode: settings.shadowMode,
+    responseHeaders: settings.responseHeaders,
+    observer: metrics.observer,
+  });
+  const checkLimit = createCheckLimit({ limiter, domain: settings.checkLimitDomain, now: Date.now });
+  let draining = false;
+  const health = () => ({
+    ready: !draining,
+    components: { config: "ok", store: store.status(), draining: draining ? "yes" : "no" },
+  });
+  const grpc = createGrpcServer({ limiter, checkLimit, logger, metrics });
+  const grpcPort = await bindGrpc(grpc, hostPort(settings.host, settings.grpcPort));
+  const http: FastifyInstance = createHttpServer({ checkLimit, health, logger, metrics });
+  await http.listen({ host: settings.host, port: settings.httpPort });
+  const httpPort = (http.server.address() as { port: number }).port;
+  const watcher = watch(settings, { rules, metrics, logger });
+  logger.info(
+    {
+      grpc: hostPort(settings.host, grpcPort),
+      http: hostPort(settings.host, httpPort),
+      store: store.description,
+      rulesPath: settings.rulesPath,
+      domains: [...rules.current().domains.keys()],
+      rules: rules.current().ruleCount,
+    },
+    "floodgate started",
+  );
+  const close = async (): Promise<void> => {
+    draining = true;
+    await Promise.all([shutdownGrpc(grpc, settings.shutdownGraceMs), http.close()]);
+    await watcher.close();
+    await store.store.close();
+    logger.info("floodgate stopped");
+  };
+  return { grpcPort, httpPort, rules, metrics, close };
+}

@@ -1,0 +1,56 @@
+import { matchDescriptor } from "../domain/rule-match.js";
+import type { DescriptorEntry, RateLimitRule, RuleSet } from "../domain/rules.js";
+import type { LimitRequest, RequestDescriptor } from "./types.js";
+
+/** The limit that applies to one request descriptor, and the bucket it is counted in. */
+export interface ResolvedLimit {
+  readonly rule: RateLimitRule;
+  readonly shadow: boolean;
+  readonly bucketEntries: readonly DescriptorEntry[];
+}
+
+function fromOverride(descriptor: RequestDescriptor): ResolvedLimit | undefined {
+  const override = descriptor.limitOverride;
+  if (override === undefined) return undefined;
+  const rule: RateLimitRule = {
+    name: override.name,
+    unit: override.unit,
+    requestsPerUnit: override.requestsPerUnit,
+    burst: undefined,
+    unlimited: false,
+    replaces: [],
+  };
+  // As in the reference server, an Envoy override is never shadowed and counts per full descriptor.
+  return { rule, shadow: false, bucketEntries: descriptor.entries };
+}
+
+/**
+ * Descriptors → limits, in request order (undefined where no limit applies). Follows the
+ * reference server: an unknown domain matches nothing, even for a descriptor with a `limit`
+ * override; a limit whose name another matched limit `replaces` is dropped.
+ */
+export function resolveLimits(rules: RuleSet, request: LimitRequest): (ResolvedLimit | undefined)[] {
+  const domain = rules.domains.get(request.domain);
+  if (domain === undefined) return request.descriptors.map(() => undefined);
+  const resolved = request.descriptors.map((descriptor): ResolvedLimit | undefined => {
+    const overridden = fromOverride(descriptor);
+    if (overridden !== undefined) return overridden;
+    const match = matchDescriptor(domain, descriptor.entries);
+    const rule = match?.node.rateLimit;
+    if (match === undefined || rule === undefined) return undefined;
+    return { rule, shadow: match.node.shadowMode, bucketEntries: match.bucketEntries };
+  });
+  return applyReplaces(resolved);
+}
+
+function applyReplaces(resolved: (ResolvedLimit | undefined)[]): (ResolvedLimit | undefined)[] {
+  let replaced: Set<string> | undefined;
+  for (const limit of resolved) {
+    for (const name of limit?.rule.replaces ?? []) (replaced ??= new Set()).add(name);
+  }
+  if (replaced === undefined) return resolved;
+  const names = replaced;
+  return resolved.map((limit) =>
+    limit?.rule.name !== undefined && names.has(limit.rule.name) ? undefined : limit,
+  );
+}

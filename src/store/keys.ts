@@ -1,0 +1,31 @@
+/**
+ * Bucket keys: `<prefix>{<domain>|<k1>=<v1>}|<k2>=<v2>...`.
+ *
+ * The key names the domain and the matched descriptor values, never the limit, so a changed limit
+ * keeps its bucket (DESIGN §2). The Redis Cluster hash tag is the domain plus the first entry: the
+ * per-user and per-user-per-endpoint buckets of one request land in one slot, while different
+ * users spread over the cluster. Every part is escaped so that a value can never contain `{`, `}`,
+ * `|` or `=` and so can never move the hash tag or collide with another descriptor.
+ */
+export interface KeyEntry {
+  readonly key: string;
+  readonly value: string;
+}
+
+const ESCAPED = /[%{}|=]/g;
+
+function escapePart(part: string): string {
+  return part.replace(ESCAPED, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+function entryPart(entry: KeyEntry): string {
+  return `${escapePart(entry.key)}=${escapePart(entry.value)}`;
+}
+
+export function bucketKey(prefix: string, domain: string, entries: readonly KeyEntry[]): string {
+  const [first, ...rest] = entries;
+  const tag = first === undefined ? escapePart(domain) : `${escapePart(domain)}|${entryPart(first)}`;
+  let key = `${prefix}{${tag}}`;
+  for (const entry of rest) key += `|${entryPart(entry)}`;
+  return key;
+}

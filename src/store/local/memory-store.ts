@@ -1,0 +1,78 @@
+/**
+ * The in-process BucketStore: the fallback while Redis is unreachable, and the whole store when
+ * no REDIS_URL is set. Bounded by an LRU (an evicted bucket comes back full, the price of a
+ * bound), timed by the process's monotonic clock. Evaluation is synchronous, so it is atomic
+ * with respect to every other call on the event loop.
+ */
+import { performance } from "node:perf_hooks";
+import { LRUCache } from "lru-cache";
+import type { BucketCheck, BucketState } from "../../domain/bucket.js";
+import { evaluateBuckets } from "../../domain/token-bucket.js";
+import type { BucketStore, StoreDecision } from "../bucket-store.js";
+
+export interface MemoryStoreOptions {
+  /** The LRU bound (LOCAL_MAX_BUCKETS). */
+  readonly maxBuckets: number;
+  /** Monotonic microseconds. Default: performance.now() × 1000. Tests inject their own. */
+  readonly clock?: () => number;
+  /** Called for each bucket the bound evicts (floodgate_local_evictions_total). */
+  readonly onEvict?: () => void;
+}
+
+export interface MemoryStore extends BucketStore {
+  readonly kind: "memory";
+  /** Buckets held now (floodgate_local_buckets). */
+  size(): number;
+}
+
+function monotonicUs(): number {
+  return performance.now() * 1000;
+}
+
+export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
+  const clock = options.clock ?? monotonicUs;
+  const onEvict = options.onEvict;
+  const buckets = new LRUCache<string, BucketState>({
+    max: options.maxBuckets,
+    ...(onEvict === undefined
+      ? {}
+      : {
+          dispose: (_value: BucketState, _key: string, reason: LRUCache.DisposeReason) => {
+            if (reason === "evict") onEvict();
+          },
+        }),
+  });
+
+  function evaluateNow(checks: readonly BucketCheck[]): StoreDecision {
+    const states = checks.map((check) => buckets.get(check.key));
+    const { decision, next } = evaluateBuckets({ states, checks, nowUs: clock() });
+    // A denied request took nothing: leaving the stored states alone is equivalent and cheaper.
+    if (decision.allowed) next.forEach((state, i) => buckets.set(checks[i]!.key, state));
+    return { allowed: decision.allowed, outcomes: decision.outcomes, source: "local" };
+  }
+
+  return {
+    kind: "memory",
+    evaluate(checks) {
+      try {
+        return Promise.resolve(evaluateNow(checks));
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    },
+    peek(key) {
+      return Promise.resolve(buckets.peek(key));
+    },
+    reset(key) {
+      buckets.delete(key);
+      return Promise.resolve();
+    },
+    close() {
+      buckets.clear();
+      return Promise.resolve();
+    },
+    size() {
+      return buckets.size;
+    },
+  } satisfies MemoryStore;
+}

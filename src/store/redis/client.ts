@@ -1,0 +1,120 @@
+/**
+ * Redis client construction. Single node from a URL today; Sentinel and Cluster builders will
+ * reuse `baseRedisOptions` so every topology fails the same way under the same deadline.
+ *
+ * Choices, all in favour of deciding within the deadline and falling back (DESIGN §6):
+ * - no offline queue: while disconnected a command fails at once instead of waiting;
+ * - maxRetriesPerRequest 0: a command in flight when the connection drops is not replayed. The
+ *   token script is not idempotent (the server may already have taken the tokens);
+ * - commandTimeout = the per-call deadline; auto-pipelining to batch concurrent calls;
+ * - reconnect forever with a capped backoff, so the breaker can find Redis back.
+ * The password never reaches a log or an error message: use `redactRedisUrl` to describe a URL.
+ */
+import { Redis } from "ioredis";
+import type { RedisOptions } from "ioredis";
+
+export interface RedisClientOptions {
+  /** Per-command deadline in ms (REDIS_TIMEOUT_MS). */
+  readonly timeoutMs: number;
+  /** TCP connect deadline in ms. Default 2000. */
+  readonly connectTimeoutMs?: number;
+  /** Queue commands while disconnected. Default false (fail fast). */
+  readonly offlineQueue?: boolean;
+  /** Shown by CLIENT LIST. Default "floodgate". */
+  readonly connectionName?: string;
+}
+
+export interface RedisEndpoint {
+  readonly host: string;
+  readonly port: number;
+  readonly db: number;
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  readonly tls: boolean;
+}
+
+const DEFAULT_PORT = 6379;
+const MAX_BACKOFF_MS = 2000;
+
+/** Parses `redis://[user:pass@]host[:port][/db]` or `rediss://…`; errors never echo the URL. */
+export function parseRedisUrl(raw: string): RedisEndpoint {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // Node's URL error carries the input (password included) in `.input`: do not rethrow it.
+    throw new Error("Redis URL is not a valid URL");
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new Error(`Redis URL scheme must be redis: or rediss:, got ${url.protocol}`);
+  }
+  if (url.hostname === "") throw new Error("Redis URL has no host");
+  const dbText = url.pathname.replace(/^\//, "");
+  const db = dbText === "" ? 0 : Number(dbText);
+  if (!Number.isInteger(db) || db < 0 || !/^\d*$/.test(dbText)) {
+    throw new Error("Redis URL database must be a non-negative integer");
+  }
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ""),
+    port: url.port === "" ? DEFAULT_PORT : Number(url.port),
+    db,
+    username: url.username === "" ? undefined : decodeURIComponent(url.username),
+    password: url.password === "" ? undefined : decodeURIComponent(url.password),
+    tls: url.protocol === "rediss:",
+  };
+}
+
+/** The URL with any credentials masked, for logs. */
+export function redactRedisUrl(raw: string): string {
+  try {
+    const { host, port, db, tls } = parseRedisUrl(raw);
+    return `${tls ? "rediss" : "redis"}://${host.includes(":") ? `[${host}]` : host}:${port}/${db}`;
+  } catch {
+    return "<invalid redis url>";
+  }
+}
+
+/** Options every topology shares (single node now; Sentinel and Cluster later). */
+export function baseRedisOptions(options: RedisClientOptions): RedisOptions {
+  return {
+    commandTimeout: options.timeoutMs,
+    connectTimeout: options.connectTimeoutMs ?? 2000,
+    enableOfflineQueue: options.offlineQueue ?? false,
+    maxRetriesPerRequest: 0,
+    enableAutoPipelining: true,
+    lazyConnect: false,
+    connectionName: options.connectionName ?? "floodgate",
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_BACKOFF_MS),
+  };
+}
+
+/** A client for one Redis node. It starts connecting at once; see `waitUntilReady`. */
+export function createRedisClient(url: string, options: RedisClientOptions): Redis {
+  const endpoint = parseRedisUrl(url);
+  return new Redis({
+    ...baseRedisOptions(options),
+    host: endpoint.host,
+    port: endpoint.port,
+    db: endpoint.db,
+    username: endpoint.username,
+    password: endpoint.password,
+    // Node's TLS uses the host as the SNI name and for certificate checks by default.
+    ...(endpoint.tls ? { tls: {} } : {}),
+  });
+}
+
+/** Resolves once the client is ready (needed because the offline queue is off). */
+export async function waitUntilReady(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === "ready") return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off("ready", onReady);
+      reject(new Error(`Redis not ready after ${timeoutMs} ms`));
+    }, timeoutMs);
+    function onReady(): void {
+      clearTimeout(timer);
+      resolve();
+    }
+    client.once("ready", onReady);
+  });
+}

@@ -1,0 +1,87 @@
+import type { handleUnaryCall, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { invalidArgument } from "../../domain/errors.js";
+import type { Logger } from "../../observability/logger.js";
+import type { Metrics } from "../../observability/metrics.js";
+import type { CheckLimitInput, CheckLimitOutcome } from "../../service/check-limit.js";
+import type { RateLimiter } from "../../service/rate-limiter.js";
+import type { ProtoCheckLimitRequest } from "./check-limit-translate.js";
+import { fromCheckLimitRequest, toCheckLimitResponse } from "./check-limit-translate.js";
+import { isMalformed, RATE_LIMITER_SERVICE, RLS_SERVICE, serviceDefinition } from "./proto.js";
+import type { ProtoRateLimitRequest } from "./rls-translate.js";
+import { fromRlsRequest, toRlsResponse } from "./rls-translate.js";
+import { toGrpcError } from "./status-map.js";
+
+export interface GrpcServerDeps {
+  readonly limiter: RateLimiter;
+  readonly checkLimit: (input: CheckLimitInput) => Promise<CheckLimitOutcome>;
+  readonly logger: Logger;
+  readonly metrics: Pick<Metrics, "requestDuration">;
+}
+
+interface UnaryRoute<Req> {
+  readonly rpc: string;
+  readonly handle: (request: Req) => Promise<object>;
+}
+
+function requestId(call: ServerUnaryCall<unknown, unknown>): string | undefined {
+  const value = call.metadata.get("x-request-id")[0];
+  return typeof value === "string" ? value.slice(0, 128) : undefined;
+}
+
+/** Decode guard, error mapping, logging and timing: the same for every unary method. */
+function unary<Req>(route: UnaryRoute<Req>, deps: GrpcServerDeps): handleUnaryCall<Req, object> {
+  const timer = deps.metrics.requestDuration.labels(route.rpc);
+  return (call: ServerUnaryCall<Req, object>, callback: sendUnaryData<object>) => {
+    const end = timer.startTimer();
+    const fail = (err: unknown): void => {
+      const mapped = toGrpcError(err);
+      deps.logger.warn(
+        { rpc: route.rpc, code: mapped.error.code, requestId: requestId(call), detail: mapped.logDetail },
+        "request failed",
+      );
+      end();
+      callback(mapped.error);
+    };
+    if (isMalformed(call.request)) return fail(invalidArgument("body", "request did not decode"));
+    route.handle(call.request).then((response) => {
+      end();
+      callback(null, response);
+    }, fail);
+  };
+}
+
+export function createGrpcServer(deps: GrpcServerDeps): Server {
+  const server = new Server({
+    "grpc.max_receive_message_length": 1024 * 1024,
+    "grpc.max_send_message_length": 1024 * 1024,
+  });
+  server.addService(serviceDefinition(RLS_SERVICE), {
+    ShouldRateLimit: unary<ProtoRateLimitRequest>(
+      {
+        rpc: "ShouldRateLimit",
+        handle: async (req) => toRlsResponse(await deps.limiter.decide(fromRlsRequest(req))),
+      },
+      deps,
+    ),
+  });
+  server.addService(serviceDefinition(RATE_LIMITER_SERVICE), {
+    CheckLimit: unary<ProtoCheckLimitRequest>(
+      {
+        rpc: "CheckLimit",
+        handle: async (req) => toCheckLimitResponse(await deps.checkLimit(fromCheckLimitRequest(req))),
+      },
+      deps,
+    ),
+  });
+  return server;
+}
+
+/** Binds and resolves the bound port (port 0 picks a free one, as the tests do). */
+export function bindGrpc(server: Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) =>
+      err ? reject(err) : resolve(port),
+    );
+  });
+}

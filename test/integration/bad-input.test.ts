@@ -1,0 +1,130 @@
+import { status } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TestServer } from "./support/floodgate.js";
+import { call, callRaw, rlsRequest, startTestServer } from "./support/floodgate.js";
+import { RL_RULES } from "./support/rules.js";
+
+const long = (n: number) => "x".repeat(n);
+
+describe("bad input gets INVALID_ARGUMENT / 400 with a generic message", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ rules: { "rl.yaml": RL_RULES, "api.yaml": "domain: api\n" } });
+  });
+  afterAll(async () => server.stop());
+
+  const rlsError = async (req: object) => {
+    const err = (await call(server.rls, "ShouldRateLimit", req).catch((e: unknown) => e)) as {
+      code: number;
+      details: string;
+    };
+    return { code: err.code, details: err.details };
+  };
+
+  it.each([
+    ["an empty domain", rlsRequest("", [[["user", "a"]]]), "domain"],
+    ["an oversized domain", rlsRequest(long(300), [[["user", "a"]]]), "domain"],
+    [
+      "too many descriptors",
+      rlsRequest(
+        "rl",
+        Array.from({ length: 65 }, () => [["user", "a"]] as [string, string][]),
+      ),
+      "descriptors",
+    ],
+    [
+      "too many entries",
+      rlsRequest("rl", [Array.from({ length: 17 }, () => ["user", "a"] as [string, string])]),
+      "descriptors[0].entries",
+    ],
+    ["an empty key", rlsRequest("rl", [[["", "a"]]]), "descriptors[0].entries[0].key"],
+    ["an oversized key", rlsRequest("rl", [[[long(300), "a"]]]), "descriptors[0].entries[0].key"],
+    ["an oversized value", rlsRequest("rl", [[["user", long(2000)]]]), "descriptors[0].entries[0].value"],
+    [
+      "a huge hits_addend",
+      rlsRequest("rl", [[["user", "a"]]], { hits_addend: 2_000_000_000 }),
+      "hits_addend",
+    ],
+    [
+      "a huge descriptor hits_addend",
+      rlsRequest("rl", [{ entries: [["user", "a"]], hits_addend: { value: 5e9 } }]),
+      "descriptors[0].hits_addend",
+    ],
+    [
+      "an unknown override unit",
+      rlsRequest("rl", [{ entries: [["user", "a"]], limit: { requests_per_unit: 1, unit: 9 } }]),
+      "descriptors[0].limit.unit",
+    ],
+  ])("rejects %s", async (_name, req, field) => {
+    const err = await rlsError(req);
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toBe(`invalid request: ${field}`);
+  });
+
+  it("rejects a body that is not a protobuf message", async () => {
+    const err = (await callRaw(server.raw, Buffer.from([0x0a, 0xff, 0xff, 0xff])).catch(
+      (e: unknown) => e,
+    )) as {
+      code: number;
+      details: string;
+    };
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toBe("invalid request: body");
+  });
+
+  it("rejects invalid UTF-8 in a descriptor value", async () => {
+    // domain "rl", descriptor [(user, 0xff 0xfe)]
+    const bytes = Buffer.from("0a02726c120c0a0a0a04757365721202fffe", "hex");
+    const err = (await callRaw(server.raw, bytes).catch((e: unknown) => e)) as {
+      code: number;
+      details: string;
+    };
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toBe("invalid request: descriptors[0].entries[0].value");
+  });
+
+  it("rejects a bad CheckLimit weight and an empty CheckLimit", async () => {
+    const err = (await call(server.rateLimiter, "CheckLimit", { user_id: "", endpoint: "" }).catch(
+      (e: unknown) => e,
+    )) as {
+      code: number;
+      details: string;
+    };
+    expect(err).toMatchObject({ code: status.INVALID_ARGUMENT, details: "invalid request: user_id" });
+  });
+
+  const post = (body: string | Uint8Array, contentType = "application/json") =>
+    fetch(`${server.httpUrl}/api/v1/check-limit`, {
+      method: "POST",
+      headers: { "content-type": contentType },
+      body,
+    });
+
+  it.each([
+    ["malformed JSON", "{not json", "body"],
+    ["invalid UTF-8", new Uint8Array([0x7b, 0x22, 0x75, 0xff, 0x22, 0x3a, 0x31, 0x7d]), "body"],
+    ["a negative weight", JSON.stringify({ user_id: "a", weight: -1 }), "weight"],
+    ["a huge weight", JSON.stringify({ user_id: "a", weight: 1e12 }), "weight"],
+    ["a fractional weight", JSON.stringify({ user_id: "a", weight: 1.5 }), "weight"],
+    ["a non-string user_id", JSON.stringify({ user_id: 5 }), "user_id"],
+    ["an unknown field", JSON.stringify({ userId: "a" }), "userId"],
+    ["an oversized user_id", JSON.stringify({ user_id: long(2000) }), "user_id"],
+    ["no user and no endpoint", JSON.stringify({}), "user_id"],
+  ])("answers 400 to %s", async (_name, body, field) => {
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: { code: "INVALID_ARGUMENT", message: `invalid request: ${field}` },
+    });
+  });
+
+  it("answers 413 to an oversized body and 415 to a non-JSON body, without detail", async () => {
+    const big = await post(JSON.stringify({ user_id: long(20_000) }));
+    expect(big.status).toBe(413);
+    const text = await post("user_id=a", "application/x-www-form-urlencoded");
+    expect(text.status).toBe(415);
+    expect(await text.json()).toEqual({
+      error: { code: "INVALID_ARGUMENT", message: "invalid request: body" },
+    });
+  });
+});

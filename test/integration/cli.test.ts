@@ -1,0 +1,53 @@
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+// The built CLI (make test builds before running vitest), exactly as users run it.
+const CLI = join(import.meta.dirname, "../../dist/src/cli.js");
+const FIXTURES = join(import.meta.dirname, "../fixtures/rules");
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env["PATH"] ?? "", ...env },
+    encoding: "utf8",
+    timeout: 15_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe("floodgate CLI", () => {
+  it("validates the shipped rules", () => {
+    const res = run(["config", "validate", join(import.meta.dirname, "../../deploy/rules")]);
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/api/);
+    expect(res.stdout).toMatch(/edge/);
+  });
+
+  it("exits non-zero with the file and YAML path of each error", () => {
+    const res = run(["config", "validate", join(FIXTURES, "invalid", "bad-unit.yaml")]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/bad-unit\.yaml/);
+    expect(res.stderr).toMatch(/rate_limit\.unit/);
+  });
+
+  it("refuses to serve with an invalid setting and names the variable", () => {
+    const res = run(["serve"], { GRPC_PORT: "eighty", REDIS_URL: "http://user:hunter2@x" });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/GRPC_PORT/);
+    expect(res.stderr).toMatch(/REDIS_URL/);
+    expect(res.stderr).not.toMatch(/hunter2/);
+  });
+
+  it("refuses to serve when the rules path does not exist", () => {
+    const res = run(["serve"], { RULES_PATH: "/nonexistent/rules", GRPC_PORT: "0", HTTP_PORT: "0" });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/\/nonexistent\/rules/);
+  });
+
+  it("prints usage for an unknown command", () => {
+    const res = run(["frobnicate"]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/Usage: floodgate/);
+  });
+});

@@ -1,0 +1,50 @@
+/** The rules every ShouldRateLimit integration test runs against (domain "rl"). */
+export const RL_RULES = `
+domain: rl
+descriptors:
+  - key: user
+    rate_limit: { name: per-user, unit: minute, requests_per_unit: 3 }
+    descriptors:
+      - key: path
+        rate_limit: { name: per-user-path, unit: minute, requests_per_unit: 2 }
+  - key: path
+    rate_limit: { unit: minute, requests_per_unit: 5 }
+  - key: burst
+    rate_limit: { unit: second, requests_per_unit: 1, burst: 5 }
+  - key: zero
+    rate_limit: { unit: second, requests_per_unit: 0 }
+  - key: open
+    rate_limit: { unlimited: true }
+  - key: shadow
+    shadow_mode: true
+    rate_limit: { unit: minute, requests_per_unit: 1 }
+  - key: team
+    value: eng-*
+    rate_limit: { name: eng-teams, unit: minute, requests_per_unit: 2 }
+  - key: team
+    value: eng-core
+    rate_limit: { name: eng-core, unit: minute, requests_per_unit: 4 }
+  - key: team
+    rate_limit: { name: any-team, unit: minute, requests_per_unit: 1 }
+  - key: plan
+    value: free
+    rate_limit: { name: free-plan, unit: minute, requests_per_unit: 1 }
+  - key: plan
+    value: paid
+    rate_limit:
+      name: paid-plan
+      unit: hour
+      requests_per_unit: 100
+      replaces: [{ name: free-plan }]
+  - key: whitelisted
+`;
+
+/** Envoy's reference vector domain (reference §1.4): [(user, alice), (path, /api)]. */
+export const EDGE_RULES = `
+domain: edge
+descriptors:
+  - key: user
+    descriptors:
+      - key: path
+        rate_limit: { name: per-user, unit: minute, requests_per_unit: 10 }
+`;
