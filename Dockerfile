@@ -6,7 +6,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY proto ./proto
-RUN npx tsc -p tsconfig.build.json
+RUN npm run build
 
 FROM node:20-bookworm-slim
 WORKDIR /app

@@ -10,6 +10,7 @@ $(NODE_MODULES_STAMP): package.json package-lock.json
 
 dist/.built: $(NODE_MODULES_STAMP) $(shell find src proto -type f 2>/dev/null) tsconfig.json tsconfig.build.json
 	npx tsc -p tsconfig.build.json
+	cp src/store/redis/*.lua dist/src/store/redis/
 	@touch dist/.built
 
 build: dist/.built
@@ -24,7 +25,8 @@ test: $(NODE_MODULES_STAMP)
 	npx eslint .
 	npx prettier --check .
 	$(MAKE) build
-	npx vitest run
+	npx vitest run --reporter=default --reporter=json --outputFile=.vitest-report.json
+	node scripts/test-summary.mjs .vitest-report.json
 
 format: $(NODE_MODULES_STAMP)
 	npx prettier --write .

@@ -1,4 +1,3 @@
-import type { Server } from "@grpc/grpc-js";
 import type { FastifyInstance } from "fastify";
 import { RulesHolder } from "./config/rules-holder.js";
 import { loadRules } from "./config/rules-loader.js";
@@ -11,7 +10,7 @@ import { createMetrics } from "./observability/metrics.js";
 import type { Metrics } from "./observability/metrics.js";
 import { createCheckLimit } from "./service/check-limit.js";
 import { createRateLimiter } from "./service/rate-limiter.js";
-import { bindGrpc, createGrpcServer } from "./transport/grpc/server.js";
+import { bindGrpc, createGrpcServer, shutdownGrpc } from "./transport/grpc/server.js";
 import { createHttpServer } from "./transport/http/server.js";
 
 /** The composition root: settings in, running servers out. Tests start it on port 0. */
@@ -30,19 +29,6 @@ export interface StartOptions {
 
 function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function shutdownGrpc(server: Server, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, graceMs);
-    server.tryShutdown(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 interface WatchDeps {

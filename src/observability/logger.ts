@@ -23,6 +23,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     base: { service: "floodgate" },
     redact: { paths: REDACT, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // "level":"info" rather than 30: log pipelines and people read labels.
+    formatters: { level: (label) => ({ level: label }) },
   };
   return destination === undefined ? pino(options) : pino(options, destination);
 }

@@ -72,7 +72,7 @@ describe("bucket vectors against the Lua script (injected now)", () => {
     });
   });
 
-  it("agrees with the TypeScript math on random requests, duplicate keys included", async () => {
+  it("agrees with the TypeScript math on random requests, duplicate keys and limit changes included", async () => {
     const specArb = fc.record({
       capacity: fc.integer({ min: 1, max: 40 }),
       refillTokens: fc.integer({ min: 1, max: 40 }),
@@ -82,6 +82,9 @@ describe("bucket vectors against the Lua script (injected now)", () => {
       bucket: fc.constantFrom("a", "b", "c"),
       cost: fc.oneof(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 45 })),
       shadow: fc.boolean(),
+      // Now and then a check carries another limit for its bucket (a changed limit, or two
+      // rules on one key), to compare the clamping too.
+      otherSpec: fc.option(specArb, { nil: undefined, freq: 5 }),
     });
     // Mostly short steps, so that buckets are often part-full and rounding would show.
     const stepArb = fc.record({
@@ -102,7 +105,7 @@ describe("bucket vectors against the Lua script (injected now)", () => {
             nowUs += step.dtUs;
             const checks = step.checks.map((c) => ({
               key: keyOf(c.bucket),
-              spec: specs[c.bucket] ?? { capacity: 5, refillTokens: 1, refillPeriodUs: 1e6 },
+              spec: c.otherSpec ?? specs[c.bucket] ?? { capacity: 5, refillTokens: 1, refillPeriodUs: 1e6 },
               cost: c.cost,
               shadow: c.shadow,
             }));

@@ -5,8 +5,8 @@ Mirrors src/domain/token-bucket.ts step for step, with the same floating-point o
 the same order (multiply before divide), so both give bit-identical doubles. Change both or
 neither; test/contract/lua-vectors.test.ts runs one vector table against both.
 
-KEYS[i]  bucket key of check i (i = 1..n). All keys of one call must share a Redis Cluster
-         hash tag (src/store/keys.ts builds them so). The same key may appear more than once.
+KEYS[i]  bucket key of check i (i = 1..n). On Redis Cluster all keys of one call must hash to
+         one slot (one {hash tag}), else CROSSSLOT. The same key may appear more than once.
 ARGV     5 values per check, check i at ARGV[5*(i-1)+1 .. 5*(i-1)+5]:
            capacity        C, tokens (integer >= 1)
            refillTokens    tokens added per period (>= 1)
@@ -21,6 +21,7 @@ Returns  a flat array of integers, 1 + 4n long:
            resetMs = ms until full after the decision (rounded up; 0 when full),
            retryMs = 0 when sufficient, else ms until the needed tokens are there
                      (rounded up), or -1 (NEVER) when the need exceeds C.
+         Waits are capped at 2^53 - 1 ms so that they stay exact integers.
 State    each key is a hash: t = tokens ("%.17g", so it round-trips exactly), u = updated-at
          in microseconds of Redis time. Absent = full. PEXPIRE = ms until full + a margin, so
          idle buckets vanish (a full bucket is equivalent to an absent one).

@@ -85,3 +85,17 @@ export function bindGrpc(server: Server, address: string): Promise<number> {
     );
   });
 }
+
+/** Lets in-flight calls finish for up to graceMs, then cancels whatever is left. */
+export function shutdownGrpc(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -49,6 +49,8 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
     logger: false,
     bodyLimit: 16 * 1024,
     return503OnClosing: true,
+    // Envoy and most proxies send x-request-id; reuse it so logs line up across hops.
+    requestIdHeader: "x-request-id",
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   app.removeContentTypeParser("application/json");
