@@ -66,7 +66,7 @@ export async function startFloodgate(settings: Settings, options: StartOptions =
   const metrics = createMetrics();
   const rules = new RulesHolder(await loadRules(settings.rulesPath));
   metrics.rulesLoaded.set(rules.current().ruleCount);
-  const store = await createStore(settings, logger);
+  const store = await createStore(settings, { logger, metrics });
   const limiter = createRateLimiter({
     rules,
     store: store.store,
@@ -79,7 +79,7 @@ export async function startFloodgate(settings: Settings, options: StartOptions =
   let draining = false;
   const health = () => ({
     ready: !draining,
-    components: { config: "ok", store: store.status(), draining: draining ? "yes" : "no" },
+    components: { config: "ok", ...store.components(), draining: draining ? "yes" : "no" },
   });
   const grpc = createGrpcServer({ limiter, checkLimit, logger, metrics });
   const grpcPort = await bindGrpc(grpc, hostPort(settings.host, settings.grpcPort));

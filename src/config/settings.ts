@@ -15,6 +15,15 @@ const redisUrl = z
   .string()
   .refine((v) => /^rediss?:\/\//.test(v) && URL.canParse(v), "must be a redis:// or rediss:// URL");
 
+/** `host:port,host:port`, for Cluster seeds and Sentinels. */
+const hostList = z
+  .string()
+  .refine(
+    (v) => v.split(",").every((hp) => /^[^\s:,]+:\d{1,5}$/.test(hp.trim())),
+    "must be host:port[,host:port...]",
+  )
+  .transform((v) => v.split(",").map((hp) => hp.trim()));
+
 const SCHEMA = z.object({
   HOST: z.string().min(1).default("0.0.0.0"),
   GRPC_PORT: port.default(8081),
@@ -24,9 +33,23 @@ const SCHEMA = z.object({
     .min(1)
     .default(join(PACKAGE_ROOT, "deploy", "rules")),
   REDIS_URL: redisUrl.optional(),
+  REDIS_CLUSTER_NODES: hostList.optional(),
+  REDIS_SENTINELS: hostList.optional(),
+  REDIS_SENTINEL_MASTER: z.string().min(1).optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().optional(),
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
+  REDIS_TLS: bool.default(false),
+  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+  REDIS_TLS_CERT_FILE: z.string().min(1).optional(),
+  REDIS_TLS_KEY_FILE: z.string().min(1).optional(),
   REDIS_KEY_PREFIX: z.string().max(64).default("fg:"),
   REDIS_TIMEOUT_MS: positiveInt(10_000).default(8),
   LOCAL_MAX_BUCKETS: positiveInt(100_000_000).default(100_000),
+  FALLBACK_DIVISOR: z.coerce.number().min(1).max(10_000).default(1),
+  BREAKER_FAILURES: positiveInt(1000).default(3),
+  BREAKER_COOLDOWN_MS: positiveInt(600_000).default(2000),
+  OVER_LIMIT_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
   SHADOW_MODE: bool.default(false),
   RESPONSE_HEADERS: bool.default(false),
   CHECK_LIMIT_DOMAIN: z.string().min(1).max(256).default("api"),
@@ -35,9 +58,17 @@ const SCHEMA = z.object({
 });
 
 /** Variables whose values must never appear in a message. */
-const SECRET_VARIABLES = new Set(["REDIS_URL"]);
+const SECRET_VARIABLES = new Set(["REDIS_URL", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"]);
 
 type Parsed = z.infer<typeof SCHEMA>;
+
+export interface RedisTlsFiles {
+  /** TLS on (REDIS_TLS=true, or a rediss:// URL). */
+  readonly enabled: boolean;
+  readonly caFile: string | undefined;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+}
 
 export interface Settings {
   readonly host: string;
@@ -45,9 +76,21 @@ export interface Settings {
   readonly httpPort: number;
   readonly rulesPath: string;
   readonly redisUrl: string | undefined;
+  readonly redisClusterNodes: readonly string[] | undefined;
+  readonly redisSentinels: readonly string[] | undefined;
+  readonly redisSentinelMaster: string | undefined;
+  readonly redisSentinelPassword: string | undefined;
+  /** ACL user and password for Cluster and Sentinel nodes (a single node takes them from REDIS_URL). */
+  readonly redisUsername: string | undefined;
+  readonly redisPassword: string | undefined;
+  readonly redisTls: RedisTlsFiles;
   readonly redisKeyPrefix: string;
   readonly redisTimeoutMs: number;
   readonly localMaxBuckets: number;
+  readonly fallbackDivisor: number;
+  readonly breakerFailures: number;
+  readonly breakerCooldownMs: number;
+  readonly overLimitCacheSize: number;
   readonly shadowMode: boolean;
   readonly responseHeaders: boolean;
   readonly checkLimitDomain: string;
@@ -69,6 +112,22 @@ function describe(issue: z.core.$ZodIssue, env: Record<string, string | undefine
   return `${name}: ${issue.message}${shown}`;
 }
 
+/** One Redis topology at a time, and each with what it needs. */
+function topologyProblems(s: Parsed): string[] {
+  const chosen = [s.REDIS_URL, s.REDIS_CLUSTER_NODES, s.REDIS_SENTINELS].filter(
+    (v) => v !== undefined,
+  ).length;
+  const problems: string[] = [];
+  if (chosen > 1) problems.push("REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS: set only one of them");
+  if (s.REDIS_SENTINELS !== undefined && s.REDIS_SENTINEL_MASTER === undefined) {
+    problems.push("REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS");
+  }
+  if ((s.REDIS_TLS_CERT_FILE === undefined) !== (s.REDIS_TLS_KEY_FILE === undefined)) {
+    problems.push("REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE: set both or neither");
+  }
+  return problems;
+}
+
 /** Empty strings count as unset, as in most deployment tooling. */
 function nonEmpty(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -83,15 +142,33 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const result = SCHEMA.safeParse(nonEmpty(env));
   if (!result.success) throw new SettingsError(result.error.issues.map((i) => describe(i, env)));
   const s = result.data;
+  const conflicts = topologyProblems(s);
+  if (conflicts.length > 0) throw new SettingsError(conflicts);
   return Object.freeze({
     host: s.HOST,
     grpcPort: s.GRPC_PORT,
     httpPort: s.HTTP_PORT,
     rulesPath: s.RULES_PATH,
     redisUrl: s.REDIS_URL,
+    redisClusterNodes: s.REDIS_CLUSTER_NODES,
+    redisSentinels: s.REDIS_SENTINELS,
+    redisSentinelMaster: s.REDIS_SENTINEL_MASTER,
+    redisSentinelPassword: s.REDIS_SENTINEL_PASSWORD,
+    redisUsername: s.REDIS_USERNAME,
+    redisPassword: s.REDIS_PASSWORD,
+    redisTls: Object.freeze({
+      enabled: s.REDIS_TLS || (s.REDIS_URL?.startsWith("rediss://") ?? false),
+      caFile: s.REDIS_TLS_CA_FILE,
+      certFile: s.REDIS_TLS_CERT_FILE,
+      keyFile: s.REDIS_TLS_KEY_FILE,
+    }),
     redisKeyPrefix: s.REDIS_KEY_PREFIX,
     redisTimeoutMs: s.REDIS_TIMEOUT_MS,
     localMaxBuckets: s.LOCAL_MAX_BUCKETS,
+    fallbackDivisor: s.FALLBACK_DIVISOR,
+    breakerFailures: s.BREAKER_FAILURES,
+    breakerCooldownMs: s.BREAKER_COOLDOWN_MS,
+    overLimitCacheSize: s.OVER_LIMIT_CACHE_SIZE,
     shadowMode: s.SHADOW_MODE,
     responseHeaders: s.RESPONSE_HEADERS,
     checkLimitDomain: s.CHECK_LIMIT_DOMAIN,

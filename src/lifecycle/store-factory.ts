@@ -1,58 +1,96 @@
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import type { Settings } from "../config/settings.js";
 import type { Logger } from "../observability/logger.js";
+import type { Metrics } from "../observability/metrics.js";
 import type { BucketStore } from "../store/bucket-store.js";
+import type { FallbackEvents } from "../store/fallback-store.js";
+import { createFallbackStore } from "../store/fallback-store.js";
+import type { MemoryStore } from "../store/local/memory-store.js";
 import { createMemoryStore } from "../store/local/memory-store.js";
+import { withOverLimitCache } from "../store/over-limit-cache.js";
 import { createRedisClient, redactRedisUrl, waitUntilReady } from "../store/redis/client.js";
 import { createRedisStore } from "../store/redis/redis-store.js";
-import { withUnavailableErrors } from "../store/unavailable.js";
 
 export interface StoreHandle {
   readonly store: BucketStore;
-  /** "ok", or why the store is degraded; read by /readyz. */
-  readonly status: () => string;
+  /** Health components of the store, e.g. {redis: "ok"} or {redis: "degraded: timeout: …"}. */
+  readonly components: () => Readonly<Record<string, string>>;
   readonly description: string;
 }
 
-/** How long startup waits for a first Redis connection before serving anyway. */
-const STARTUP_CONNECT_MS = 3000;
-
-/** Logs connection state changes once each, not every reconnect attempt. */
-function watchConnection(client: Redis, logger: Logger): void {
-  let healthy = true;
-  client.on("error", (err: Error) => {
-    if (!healthy) return;
-    healthy = false;
-    logger.error({ reason: err.message }, "redis connection failed; rate limit calls fail until it is back");
-  });
-  client.on("ready", () => {
-    if (healthy) return;
-    healthy = true;
-    logger.info("redis connection restored");
-  });
+export interface StoreDeps {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
 }
 
-/** Redis when REDIS_URL is set, otherwise the in-process store (limits are then per process). */
-export async function createStore(settings: Settings, logger: Logger): Promise<StoreHandle> {
+/** How long startup waits for a first Redis connection before serving (from the fallback) anyway. */
+const STARTUP_CONNECT_MS = 3000;
+
+function localStore(settings: Settings, metrics: Metrics): MemoryStore {
+  const store = createMemoryStore({
+    maxBuckets: settings.localMaxBuckets,
+    onEvict: () => metrics.localEvictions.inc(),
+  });
+  metrics.trackLocalBuckets(() => store.size());
+  return store;
+}
+
+/** Transitions are the alert: one log line, the gauge and a counter, each time. */
+function fallbackEvents({ logger, metrics }: StoreDeps): FallbackEvents {
+  return {
+    onEnter: (reason) => {
+      metrics.fallbackActive.set(1);
+      metrics.fallbackTransitions.inc({ to: "local" });
+      logger.error(
+        { reason },
+        "redis unavailable: fallback to the local store (fail open, limits are per process)",
+      );
+    },
+    onExit: () => {
+      metrics.fallbackActive.set(0);
+      metrics.fallbackTransitions.inc({ to: "redis" });
+      logger.info("redis is back: decisions come from redis again");
+    },
+    onFallbackDecision: () => metrics.fallbackDecisions.inc(),
+    onRedisError: (kind) => metrics.redisErrors.inc({ kind }),
+    onRedisCall: (seconds) => metrics.redisDuration.observe(seconds),
+  };
+}
+
+/** ioredis reports every reconnect attempt; the fallback transitions are the real alert. */
+function quietErrors(client: Redis | Cluster, logger: Logger): void {
+  client.on("error", (err: Error) => logger.debug({ reason: err.message }, "redis client error"));
+}
+
+/** Redis when configured (with the local store as fallback), otherwise the local store alone. */
+export async function createStore(settings: Settings, deps: StoreDeps): Promise<StoreHandle> {
+  const local = localStore(settings, deps.metrics);
   if (settings.redisUrl === undefined) {
-    logger.warn(
+    deps.logger.warn(
       { maxBuckets: settings.localMaxBuckets },
       "REDIS_URL is not set: using the in-memory store; limits are per process, not shared between replicas",
     );
-    return {
-      store: createMemoryStore({ maxBuckets: settings.localMaxBuckets }),
-      status: () => "ok",
-      description: "memory",
-    };
+    return { store: local, components: () => ({ store: "memory" }), description: "memory" };
   }
   const client = createRedisClient(settings.redisUrl, { timeoutMs: settings.redisTimeoutMs });
-  watchConnection(client, logger);
+  quietErrors(client, deps.logger);
   await waitUntilReady(client, STARTUP_CONNECT_MS).catch((err: unknown) => {
-    logger.error({ reason: String(err) }, "redis is not reachable yet; serving anyway and retrying");
+    deps.logger.warn(
+      { reason: String(err) },
+      "redis is not reachable yet: serving from the local store until it is",
+    );
+  });
+  const fallback = createFallbackStore({
+    primary: createRedisStore({ client }),
+    local,
+    divisor: settings.fallbackDivisor,
+    failures: settings.breakerFailures,
+    cooldownMs: settings.breakerCooldownMs,
+    events: fallbackEvents(deps),
   });
   return {
-    store: withUnavailableErrors(createRedisStore({ client })),
-    status: () => (client.status === "ready" ? "ok" : `degraded: ${client.status}`),
+    store: withOverLimitCache(fallback, { maxEntries: settings.overLimitCacheSize }),
+    components: () => ({ redis: fallback.status() }),
     description: `redis ${redactRedisUrl(settings.redisUrl)}`,
   };
 }

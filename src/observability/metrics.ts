@@ -11,6 +11,14 @@ export interface Metrics {
   readonly requestDuration: Histogram<"rpc">;
   readonly configReloads: Counter<"result">;
   readonly rulesLoaded: Gauge;
+  readonly redisDuration: Histogram;
+  readonly redisErrors: Counter<"kind">;
+  readonly fallbackActive: Gauge;
+  readonly fallbackDecisions: Counter;
+  readonly fallbackTransitions: Counter<"to">;
+  readonly localEvictions: Counter;
+  /** Reports the local store's size on every scrape. */
+  trackLocalBuckets(size: () => number): void;
   readonly observer: DecisionObserver;
 }
 
@@ -41,8 +49,61 @@ export function createMetrics(): Metrics {
     help: "Number of rate_limit rules in force.",
     registers: [registry],
   });
+  const store = createStoreMetrics(registry);
   const observer: DecisionObserver = {
     onDecision: ({ domain, outcome, source }) => decisions.inc({ domain, outcome, source: source ?? "none" }),
   };
-  return { registry, decisions, requestDuration, configReloads, rulesLoaded, observer };
+  return { registry, decisions, requestDuration, configReloads, rulesLoaded, ...store, observer };
+}
+
+function createStoreMetrics(registry: Registry) {
+  const registers = [registry];
+  let localSize: () => number = () => 0;
+  const localBuckets = new Gauge({
+    name: "floodgate_local_buckets",
+    help: "Buckets held by the in-process store (bounded by LOCAL_MAX_BUCKETS).",
+    registers,
+    collect() {
+      this.set(localSize());
+    },
+  });
+  return {
+    redisDuration: new Histogram({
+      name: "floodgate_redis_duration_seconds",
+      help: "Duration of each Redis script call, success or failure.",
+      buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05],
+      registers,
+    }),
+    redisErrors: new Counter({
+      name: "floodgate_redis_errors_total",
+      help: "Failed Redis calls by kind (timeout, connection, cluster, loading, readonly, busy, oom, bug).",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
+    fallbackActive: new Gauge({
+      name: "floodgate_store_fallback_active",
+      help: "1 while decisions come from the local store because Redis is failing, else 0.",
+      registers,
+    }),
+    fallbackDecisions: new Counter({
+      name: "floodgate_fallback_decisions_total",
+      help: "Decisions taken by the local store because a Redis call failed or the breaker was open.",
+      registers,
+    }),
+    fallbackTransitions: new Counter({
+      name: "floodgate_store_fallback_transitions_total",
+      help: "Transitions into (to=local) and out of (to=redis) fallback.",
+      labelNames: ["to"] as const,
+      registers,
+    }),
+    localEvictions: new Counter({
+      name: "floodgate_local_evictions_total",
+      help: "Buckets the in-process store evicted to stay within LOCAL_MAX_BUCKETS.",
+      registers,
+    }),
+    trackLocalBuckets: (size: () => number) => {
+      localSize = size;
+      localBuckets.set(size());
+    },
+  };
 }

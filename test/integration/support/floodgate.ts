@@ -21,6 +21,8 @@ export interface TestServer {
   readonly rateLimiter: UnaryClient;
   readonly raw: RawClient;
   readonly httpUrl: string;
+  /** Every log line the server wrote, parsed (level "debug" and up). */
+  readonly logs: Record<string, unknown>[];
   writeRules(file: string, yaml: string): Promise<void>;
   stop(): Promise<void>;
 }
@@ -34,8 +36,11 @@ export interface StartOptions {
   readonly env?: Record<string, string>;
   /** Use the in-memory store instead of the harness Redis. */
   readonly memory?: boolean;
-  /** A Redis other than the suite's (for example a private one whose stats a test reads). */
-  readonly redisUrl?: string;
+  /**
+   * A Redis other than the suite's (for example a private one whose stats a test reads), or
+   * null to set no REDIS_URL at all (the topology then comes from `env`, e.g. REDIS_CLUSTER_NODES).
+   */
+  readonly redisUrl?: string | null;
 }
 
 function lookup(path: string): ServiceClientConstructor {
@@ -79,6 +84,13 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
   const rulesDir = await mkdtemp(join(tmpdir(), "fg-rules-"));
   for (const [file, yaml] of Object.entries(options.rules)) await writeFile(join(rulesDir, file), yaml);
   const keyPrefix = uniquePrefix();
+  const redisUrl =
+    options.memory || options.redisUrl === null ? undefined : (options.redisUrl ?? inject("redisUrl"));
+  const logs: Record<string, unknown>[] = [];
+  const logger = pino(
+    { level: "debug" },
+    { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   const settings = loadSettings({
     HOST: "127.0.0.1",
     GRPC_PORT: "0",
@@ -87,10 +99,10 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
     REDIS_KEY_PREFIX: keyPrefix,
     REDIS_TIMEOUT_MS: "1000",
     SHUTDOWN_GRACE_MS: "1000",
-    ...(options.memory ? {} : { REDIS_URL: options.redisUrl ?? inject("redisUrl") }),
+    ...(redisUrl === undefined ? {} : { REDIS_URL: redisUrl }),
     ...options.env,
   });
-  const app = await startFloodgate(settings, { logger: pino({ level: "silent" }) });
+  const app = await startFloodgate(settings, { logger });
   const address = `127.0.0.1:${app.grpcPort}`;
   const RLS = lookup("envoy.service.ratelimit.v3.RateLimitService");
   const RateLimiter = lookup("floodgate.v1.RateLimiter");
@@ -105,12 +117,13 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
     rateLimiter,
     raw,
     httpUrl: `http://127.0.0.1:${app.httpPort}`,
+    logs,
     writeRules: (file, yaml) => writeFile(join(rulesDir, file), yaml),
     stop: async () => {
       for (const client of [rls, rateLimiter, raw]) client.close();
       await app.close();
       await rm(rulesDir, { recursive: true, force: true });
-      if (!options.memory) await cleanUp(options.redisUrl ?? inject("redisUrl"), keyPrefix);
+      if (redisUrl !== undefined) await cleanUp(redisUrl, keyPrefix).catch(() => undefined);
     },
   };
 }

@@ -1,0 +1,127 @@
+import type { CircuitBreakerPolicy } from "cockatiel";
+import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
+import type { BucketCheck, BucketSpec } from "../domain/bucket.js";
+import type { BucketStore, StoreDecision } from "./bucket-store.js";
+import type { RedisErrorKind } from "./redis/errors.js";
+import { classifyRedisError, isTransient, StoreError } from "./redis/errors.js";
+
+/**
+ * Redis first, the local store when Redis fails (fail open, DESIGN §2 and issue 3).
+ *
+ * - A transient failure answers that one request from the local store; the RPC still succeeds.
+ * - After `failures` transient failures in a row the breaker opens: for `cooldownMs` no Redis call
+ *   is attempted at all, so the hot path pays no timeout. Then one probe goes to Redis; success
+ *   closes the breaker, failure re-opens it.
+ * - "In fallback" means the breaker is not closed. Entering and leaving it is reported once each
+ *   through `events` (a log line, a gauge, a counter), not once per failed call.
+ * - In fallback the local buckets get capacity and rate divided by `divisor`, so that N replicas,
+ *   each deciding alone, stay near the global limit. A bug (a non-transient error) is not hidden
+ *   by the fallback: it propagates.
+ */
+export interface FallbackEvents {
+  onEnter(reason: string): void;
+  onExit(): void;
+  onFallbackDecision(): void;
+  onRedisError(kind: RedisErrorKind): void;
+  /** Duration of each Redis call in seconds, success or not. */
+  onRedisCall(seconds: number): void;
+}
+
+export interface FallbackStoreOptions {
+  readonly primary: BucketStore;
+  readonly local: BucketStore;
+  readonly divisor: number;
+  readonly failures: number;
+  readonly cooldownMs: number;
+  readonly events: FallbackEvents;
+}
+
+export interface FallbackStore extends BucketStore {
+  /** "ok", or "degraded: <reason>" while decisions come from the local store. */
+  status(): string;
+}
+
+/** C/d (at least 1 token, so a small limit is not turned into a deny-all) and r/d. */
+export function divideSpec(spec: BucketSpec, divisor: number): BucketSpec {
+  if (divisor === 1) return spec;
+  return {
+    capacity: Math.max(1, spec.capacity / divisor),
+    refillTokens: spec.refillTokens,
+    refillPeriodUs: spec.refillPeriodUs * divisor,
+  };
+}
+
+function reasonOf(event: { error: Error } | { value: unknown } | { isolated: true }): string {
+  if ("error" in event)
+    return event.error instanceof StoreError
+      ? `${event.error.kind}: ${event.error.message}`
+      : event.error.message;
+  return "isolated";
+}
+
+function createBreaker(options: FallbackStoreOptions): {
+  policy: CircuitBreakerPolicy;
+  reason: () => string;
+} {
+  const policy = circuitBreaker(handleWhen(isTransient), {
+    halfOpenAfter: options.cooldownMs,
+    breaker: new ConsecutiveBreaker(options.failures),
+  });
+  let reason = "";
+  policy.onBreak((event) => {
+    // A failed half-open probe re-opens the breaker: still the same episode, so no new alert.
+    if (reason !== "") return;
+    reason = reasonOf(event);
+    options.events.onEnter(reason);
+  });
+  policy.onReset(() => {
+    reason = "";
+    options.events.onExit();
+  });
+  return { policy, reason: () => reason };
+}
+
+export function createFallbackStore(options: FallbackStoreOptions): FallbackStore {
+  const { primary, local, divisor, events } = options;
+  const breaker = createBreaker(options);
+
+  async function timedPrimary(checks: readonly BucketCheck[]): Promise<StoreDecision> {
+    const start = performance.now();
+    try {
+      return await primary.evaluate(checks);
+    } catch (raw) {
+      // The adapter classifies its errors; classifying again is a no-op that also covers any
+      // error raised before the adapter could (for example by the client library itself).
+      const error = classifyRedisError(raw);
+      events.onRedisError(error.kind);
+      throw error;
+    } finally {
+      events.onRedisCall((performance.now() - start) / 1000);
+    }
+  }
+
+  function fromLocal(checks: readonly BucketCheck[]): Promise<StoreDecision> {
+    events.onFallbackDecision();
+    return local.evaluate(
+      divisor === 1 ? checks : checks.map((c) => ({ ...c, spec: divideSpec(c.spec, divisor) })),
+    );
+  }
+
+  return {
+    kind: primary.kind,
+    async evaluate(checks) {
+      try {
+        return await breaker.policy.execute(() => timedPrimary(checks));
+      } catch (error) {
+        if (error instanceof BrokenCircuitError || isTransient(error)) return fromLocal(checks);
+        throw error;
+      }
+    },
+    peek: (key) => primary.peek(key),
+    reset: (key) => primary.reset(key),
+    close: async () => {
+      await Promise.all([primary.close(), local.close()]);
+    },
+    status: () => (breaker.policy.state === CircuitState.Closed ? "ok" : `degraded: ${breaker.reason()}`),
+  };
+}

@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import type { BucketCheck } from "../../src/domain/bucket.js";
+import { NEVER } from "../../src/domain/bucket.js";
+import type { BucketStore, StoreDecision } from "../../src/store/bucket-store.js";
+import { withOverLimitCache } from "../../src/store/over-limit-cache.js";
+
+const spec = { capacity: 5, refillTokens: 1, refillPeriodUs: 1_000_000 };
+const check = (key: string, cost = 1, s = spec): BucketCheck => ({ key, spec: s, cost, shadow: false });
+
+/** Counts calls and answers what the test queues, standing in for Redis in this unit test. */
+function scripted(answers: StoreDecision[]) {
+  let calls = 0;
+  const store: BucketStore = {
+    kind: "redis",
+    evaluate: () => {
+      calls++;
+      return Promise.resolve(answers.shift() ?? { allowed: true, outcomes: [], source: "redis" });
+    },
+    peek: () => Promise.resolve(undefined),
+    reset: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  };
+  return { store, calls: () => calls };
+}
+
+const denied = (retryMs: number): StoreDecision => ({
+  allowed: false,
+  outcomes: [
+    { sufficient: true, remaining: 3, resetMs: 2000, retryMs: 0 },
+    { sufficient: false, remaining: 0, resetMs: 5000, retryMs },
+  ],
+  source: "redis",
+});
+
+describe("over-limit cache", () => {
+  it("denies repeats locally until the bucket could pass again", async () => {
+    let now = 0;
+    const inner = scripted([denied(1000)]);
+    const store = withOverLimitCache(inner.store, { maxEntries: 10, clock: () => now });
+    await store.evaluate([check("ok"), check("hot")]);
+    now = 400;
+    const hit = await store.evaluate([check("ok"), check("hot")]);
+    expect(hit).toEqual({
+      allowed: false,
+      outcomes: [
+        { sufficient: true, remaining: 0, resetMs: 0, retryMs: 0 },
+        { sufficient: false, remaining: 0, resetMs: 4600, retryMs: 600 },
+      ],
+      source: "local_cache",
+    });
+    expect(inner.calls()).toBe(1);
+    now = 1000;
+    await store.evaluate([check("hot")]);
+    expect(inner.calls()).toBe(2);
+  });
+
+  it("never denies a cheaper request, a changed limit, or a shadow check from the cache", async () => {
+    const inner = scripted([denied(1000)]);
+    const store = withOverLimitCache(inner.store, { maxEntries: 10, clock: () => 0 });
+    await store.evaluate([check("ok"), check("hot", 3)]);
+    await store.evaluate([check("hot", 2)]);
+    await store.evaluate([check("hot", 3, { ...spec, capacity: 50 })]);
+    await store.evaluate([{ ...check("hot", 3), shadow: true }]);
+    expect(inner.calls()).toBe(4);
+    expect((await store.evaluate([check("hot", 4)])).source).toBe("local_cache");
+  });
+
+  it("trusts a can-never-pass denial only briefly", async () => {
+    let now = 0;
+    const inner = scripted([denied(NEVER)]);
+    const store = withOverLimitCache(inner.store, { maxEntries: 10, clock: () => now });
+    await store.evaluate([check("ok"), check("hot", 9)]);
+    expect((await store.evaluate([check("hot", 9)])).outcomes[0]!.retryMs).toBe(NEVER);
+    now = 1000;
+    await store.evaluate([check("hot", 9)]);
+    expect(inner.calls()).toBe(2);
+  });
+
+  it("remembers only Redis denials, and is off with size 0", async () => {
+    const local = scripted([{ ...denied(1000), source: "local" }]);
+    const store = withOverLimitCache(local.store, { maxEntries: 10, clock: () => 0 });
+    await store.evaluate([check("ok"), check("hot")]);
+    await store.evaluate([check("hot")]);
+    expect(local.calls()).toBe(2);
+    const inner = scripted([]);
+    expect(withOverLimitCache(inner.store, { maxEntries: 0 })).toBe(inner.store);
+  });
+});
