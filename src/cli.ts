@@ -1,19 +1,24 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { PACKAGE_ROOT } from "./config/paths.js";
 import { RulesError } from "./config/rules-loader.js";
 import { loadSettings, SettingsError } from "./config/settings.js";
 import { validateRulesPath } from "./config/validate-command.js";
 import { startFloodgate } from "./main.js";
 import { createLogger } from "./observability/logger.js";
+import { adminCommand, ADMIN_USAGE } from "./cli/admin-commands.js";
+import { UsageError } from "./cli/args.js";
+import { MintError } from "./auth/mint.js";
+import { migrateCommand } from "./cli/migrate-command.js";
 
 const USAGE = `Usage: floodgate <command>
 
 Commands:
   serve                     start the gRPC and HTTP servers (settings come from the environment)
   config validate PATH      check a rules file or directory; exits 1 with the errors
+  migrate                   apply the database migrations (DATABASE_URL, or the embedded database)
+  admin ...                 operator commands: tokens, overrides, buckets, audit log
   version                   print the version
   help                      print this text
 
@@ -61,14 +66,17 @@ async function configValidate(path: string | undefined): Promise<number> {
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false });
-  const [command, sub, arg] = positionals;
+  const [command, sub, arg] = argv;
   switch (command) {
     case "serve":
       return serve();
     case "config":
       if (sub === "validate") return configValidate(arg);
       break;
+    case "admin":
+      return adminCommand(argv.slice(1));
+    case "migrate":
+      return migrateCommand();
     case "version":
       console.log(version());
       return 0;
@@ -77,18 +85,36 @@ async function run(argv: string[]): Promise<number> {
       console.log(USAGE);
       return command === undefined ? 2 : 0;
   }
-  console.error(`unknown command: ${positionals.join(" ")}\n\n${USAGE}`);
+  console.error(`unknown command: ${argv.join(" ")}\n\n${USAGE}`);
   return 2;
 }
 
 /** Startup failures that a user can fix get a plain message, not a stack trace. */
 function report(err: unknown): number {
-  if (err instanceof SettingsError || err instanceof RulesError) {
+  if (err instanceof UsageError) {
+    console.error(err.message === ADMIN_USAGE ? ADMIN_USAGE : `floodgate: ${err.message}\n\n${ADMIN_USAGE}`);
+    return 2;
+  }
+  if (isGrpcError(err)) {
+    console.error(`floodgate: ${err.details} (gRPC code ${err.code})`);
+    return 1;
+  }
+  if (err instanceof SettingsError || err instanceof RulesError || err instanceof MintError) {
     console.error(`floodgate: ${err.message}`);
     return 2;
   }
   console.error("floodgate: fatal:", err);
   return 1;
+}
+
+function isGrpcError(err: unknown): err is { code: number; details: string } {
+  return (
+    typeof err === "object" &&
+    err !== null &&
+    "code" in err &&
+    "details" in err &&
+    typeof err.code === "number"
+  );
 }
 
 run(process.argv.slice(2)).then(

@@ -4,6 +4,10 @@ import { loadRules } from "./config/rules-loader.js";
 import { watchRules } from "./config/rules-watcher.js";
 import type { Settings } from "./config/settings.js";
 import { createStore } from "./lifecycle/store-factory.js";
+import type { AdminHandle } from "./lifecycle/admin-factory.js";
+import { startAdmin } from "./lifecycle/admin-factory.js";
+import { summarizeRulesChange } from "./config/rules-diff.js";
+import type { RuleSet } from "./domain/rules.js";
 import type { Logger } from "./observability/logger.js";
 import { createLogger } from "./observability/logger.js";
 import { createMetrics } from "./observability/metrics.js";
@@ -35,15 +39,34 @@ interface WatchDeps {
   readonly rules: RulesHolder;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  readonly admin: AdminHandle | undefined;
+}
+
+/** Rules loads are limit changes too: audited as `system`, skipped when the digest is unchanged. */
+function auditRules(deps: WatchDeps, change: { previous: RuleSet | undefined; next: RuleSet }): void {
+  const { admin, metrics, logger } = deps;
+  if (admin === undefined) return;
+  admin.audit
+    .recordRulesReload({
+      digest: change.next.digest,
+      summary: summarizeRulesChange(change.previous, change.next),
+    })
+    .then(
+      (written) => {
+        if (written) metrics.auditEvents.inc({ action: "rules.reload" });
+      },
+      (err: unknown) => logger.error({ reason: String(err) }, "could not audit the rules load"),
+    );
 }
 
 /** Hot reload: a good change swaps the rules; a bad one is counted and logged, the old rules stay. */
-function watch(settings: Settings, { rules, metrics, logger }: WatchDeps) {
+function watch(settings: Settings, deps: WatchDeps) {
+  const { rules, metrics, logger } = deps;
   return watchRules({
     path: settings.rulesPath,
     initialDigest: rules.current().digest,
     onReload: (next) => {
-      rules.swap(next);
+      auditRules(deps, { previous: rules.swap(next), next });
       metrics.configReloads.inc({ result: "success" });
       metrics.rulesLoaded.set(next.ruleCount);
       logger.info(
@@ -67,6 +90,7 @@ export async function startFloodgate(settings: Settings, options: StartOptions =
   const rules = new RulesHolder(await loadRules(settings.rulesPath));
   metrics.rulesLoaded.set(rules.current().ruleCount);
   const store = await createStore(settings, { logger, metrics });
+  const admin = await startAdmin(settings, { logger, metrics, rules, store: store.store });
   const limiter = createRateLimiter({
     rules,
     store: store.store,
@@ -74,19 +98,41 @@ export async function startFloodgate(settings: Settings, options: StartOptions =
     shadowMode: settings.shadowMode,
     responseHeaders: settings.responseHeaders,
     observer: metrics.observer,
+    ...(admin === undefined ? {} : { overrides: admin.overrides }),
   });
   const checkLimit = createCheckLimit({ limiter, domain: settings.checkLimitDomain, now: Date.now });
   let draining = false;
   const health = () => ({
     ready: !draining,
-    components: { config: "ok", ...store.components(), draining: draining ? "yes" : "no" },
+    components: {
+      config: "ok",
+      ...store.components(),
+      ...(admin === undefined ? {} : { postgres: admin.status() }),
+      draining: draining ? "yes" : "no",
+    },
   });
-  const grpc = createGrpcServer({ limiter, checkLimit, logger, metrics });
+  const grpc = createGrpcServer({
+    limiter,
+    checkLimit,
+    logger,
+    metrics,
+    ...(admin === undefined
+      ? {}
+      : {
+          admin: {
+            admin: admin.admin,
+            authenticator: admin.authenticator,
+            count: (method: string, result: string) => metrics.adminRequests.inc({ method, result }),
+          },
+        }),
+  });
   const grpcPort = await bindGrpc(grpc, hostPort(settings.host, settings.grpcPort));
   const http: FastifyInstance = createHttpServer({ checkLimit, health, logger, metrics });
   await http.listen({ host: settings.host, port: settings.httpPort });
   const httpPort = (http.server.address() as { port: number }).port;
-  const watcher = watch(settings, { rules, metrics, logger });
+  const watchDeps = { rules, metrics, logger, admin };
+  auditRules(watchDeps, { previous: undefined, next: rules.current() });
+  const watcher = watch(settings, watchDeps);
   logger.info(
     {
       grpc: hostPort(settings.host, grpcPort),
@@ -102,6 +148,7 @@ export async function startFloodgate(settings: Settings, options: StartOptions =
     draining = true;
     await Promise.all([shutdownGrpc(grpc, settings.shutdownGraceMs), http.close()]);
     await watcher.close();
+    await admin?.close();
     await store.store.close();
     logger.info("floodgate stopped");
   };

@@ -20,8 +20,13 @@ const EMPTY_LEVEL: DescriptorLevel = Object.freeze({
   defaults: new Map<string, DescriptorNode>(),
 });
 
-export function buildDomain(raw: RawDomain, source: string): DomainRules {
-  return Object.freeze({ domain: raw.domain, source, root: buildLevel(raw.descriptors) });
+export function buildDomain(raw: RawDomain, source: { path: string; digest: string }): DomainRules {
+  return Object.freeze({
+    domain: raw.domain,
+    source: source.path,
+    digest: source.digest,
+    root: buildLevel(raw.descriptors),
+  });
 }
 
 /** Number of rate_limit blocks in a domain (unlimited ones included). */

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { DomainRules, RuleSet } from "../domain/rules.js";
 import { buildDomain, countRules } from "./rules-build.js";
 import { RulesError } from "./rules-errors.js";
@@ -42,7 +43,7 @@ export function buildRuleSet(files: readonly RulesFile[]): RuleSet {
   const domains = new Map<string, DomainRules>();
   let ruleCount = 0;
   for (const { file, raw } of parsed) {
-    domains.set(raw.domain, buildDomain(raw, file.path));
+    domains.set(raw.domain, buildDomain(raw, { path: file.path, digest: sha256(file.bytes) }));
     ruleCount += countRules(raw.descriptors);
   }
   return Object.freeze({ domains, digest: digestFiles(files), ruleCount });
@@ -54,7 +55,11 @@ export function loadRulesFromText(file: string, text: string): DomainRules {
   if (issues.length > 0 || raw === undefined) {
     throw new RulesError(issues.length > 0 ? issues : [{ file, path: "", message: "no rules document" }]);
   }
-  return buildDomain(raw, file);
+  return buildDomain(raw, { path: file, digest: sha256(Buffer.from(text)) });
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 function parseRulesText(file: string, text: string): { raw: RawDomain | undefined; issues: RuleIssue[] } {

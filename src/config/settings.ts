@@ -53,12 +53,29 @@ const SCHEMA = z.object({
   SHADOW_MODE: bool.default(false),
   RESPONSE_HEADERS: bool.default(false),
   CHECK_LIMIT_DOMAIN: z.string().min(1).max(256).default("api"),
+  DATABASE_URL: z
+    .string()
+    .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), "must be a postgres:// URL")
+    .optional(),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier")
+    .default("floodgate"),
+  ADMIN_DATA_DIR: z.string().min(1).default(".floodgate/db"),
+  ADMIN_JWKS_FILE: z.string().min(1).optional(),
+  ADMIN_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  ADMIN_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  ADMIN_JWT_ISSUER: z.string().min(1).optional(),
+  ADMIN_JWT_AUDIENCE: z.string().min(1).optional(),
+  ADMIN_JWT_MAX_LIFETIME_S: positiveInt(86_400).default(3600),
+  ADMIN_JWT_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(30),
+  OVERRIDE_RESYNC_MS: positiveInt(3_600_000).default(5000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
 });
 
 /** Variables whose values must never appear in a message. */
-const SECRET_VARIABLES = new Set(["REDIS_URL", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD"]);
+const SECRET_VARIABLES = new Set(["REDIS_URL", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "DATABASE_URL"]);
 
 type Parsed = z.infer<typeof SCHEMA>;
 
@@ -68,6 +85,17 @@ export interface RedisTlsFiles {
   readonly caFile: string | undefined;
   readonly certFile: string | undefined;
   readonly keyFile: string | undefined;
+}
+
+/** Admin API: on only when a key source is set (then issuer and audience are required). */
+export interface AdminSettings {
+  readonly jwksFile: string | undefined;
+  readonly jwksUrl: string | undefined;
+  readonly publicKeyFile: string | undefined;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly maxLifetimeS: number;
+  readonly clockToleranceS: number;
 }
 
 export interface Settings {
@@ -94,6 +122,13 @@ export interface Settings {
   readonly shadowMode: boolean;
   readonly responseHeaders: boolean;
   readonly checkLimitDomain: string;
+  /** Postgres for overrides and the audit log; unset with admin on means embedded PGlite. */
+  readonly databaseUrl: string | undefined;
+  readonly databaseSchema: string;
+  /** Where embedded PGlite keeps its data. */
+  readonly adminDataDir: string;
+  readonly admin: AdminSettings | undefined;
+  readonly overrideResyncMs: number;
   readonly logLevel: Parsed["LOG_LEVEL"];
   readonly shutdownGraceMs: number;
 }
@@ -128,6 +163,36 @@ function topologyProblems(s: Parsed): string[] {
   return problems;
 }
 
+function adminProblems(s: Parsed): string[] {
+  const sources = [s.ADMIN_JWKS_FILE, s.ADMIN_JWKS_URL, s.ADMIN_PUBLIC_KEY_FILE].filter(
+    (v) => v !== undefined,
+  );
+  const problems: string[] = [];
+  if (sources.length > 1)
+    problems.push("ADMIN_JWKS_FILE, ADMIN_JWKS_URL, ADMIN_PUBLIC_KEY_FILE: set only one");
+  if (sources.length === 1 && s.ADMIN_JWT_ISSUER === undefined)
+    problems.push("ADMIN_JWT_ISSUER: required with an admin key");
+  if (sources.length === 1 && s.ADMIN_JWT_AUDIENCE === undefined) {
+    problems.push("ADMIN_JWT_AUDIENCE: required with an admin key");
+  }
+  return problems;
+}
+
+function adminSettings(s: Parsed): AdminSettings | undefined {
+  const enabled = s.ADMIN_JWKS_FILE ?? s.ADMIN_JWKS_URL ?? s.ADMIN_PUBLIC_KEY_FILE;
+  if (enabled === undefined || s.ADMIN_JWT_ISSUER === undefined || s.ADMIN_JWT_AUDIENCE === undefined)
+    return undefined;
+  return Object.freeze({
+    jwksFile: s.ADMIN_JWKS_FILE,
+    jwksUrl: s.ADMIN_JWKS_URL,
+    publicKeyFile: s.ADMIN_PUBLIC_KEY_FILE,
+    issuer: s.ADMIN_JWT_ISSUER,
+    audience: s.ADMIN_JWT_AUDIENCE,
+    maxLifetimeS: s.ADMIN_JWT_MAX_LIFETIME_S,
+    clockToleranceS: s.ADMIN_JWT_CLOCK_TOLERANCE_S,
+  });
+}
+
 /** Empty strings count as unset, as in most deployment tooling. */
 function nonEmpty(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -142,7 +207,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const result = SCHEMA.safeParse(nonEmpty(env));
   if (!result.success) throw new SettingsError(result.error.issues.map((i) => describe(i, env)));
   const s = result.data;
-  const conflicts = topologyProblems(s);
+  const conflicts = [...topologyProblems(s), ...adminProblems(s)];
   if (conflicts.length > 0) throw new SettingsError(conflicts);
   return Object.freeze({
     host: s.HOST,
@@ -172,7 +237,27 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     shadowMode: s.SHADOW_MODE,
     responseHeaders: s.RESPONSE_HEADERS,
     checkLimitDomain: s.CHECK_LIMIT_DOMAIN,
+    databaseUrl: s.DATABASE_URL,
+    databaseSchema: s.DATABASE_SCHEMA,
+    adminDataDir: s.ADMIN_DATA_DIR,
+    admin: adminSettings(s),
+    overrideResyncMs: s.OVERRIDE_RESYNC_MS,
     logLevel: s.LOG_LEVEL,
     shutdownGraceMs: s.SHUTDOWN_GRACE_MS,
+  });
+}
+
+/** What the operator CLI reads from the environment: where to call, and with which token. */
+export interface CliEnvironment {
+  readonly server: string;
+  readonly token: string | undefined;
+}
+
+export function loadCliEnvironment(env: Record<string, string | undefined> = process.env): CliEnvironment {
+  const server = env["FLOODGATE_SERVER"];
+  const token = env["FLOODGATE_TOKEN"];
+  return Object.freeze({
+    server: server === undefined || server === "" ? "127.0.0.1:8081" : server,
+    token: token === undefined || token === "" ? undefined : token,
   });
 }

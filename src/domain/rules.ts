@@ -47,6 +47,8 @@ export interface DomainRules {
   readonly domain: string;
   /** The file the domain came from (for messages and the audit of reloads). */
   readonly source: string;
+  /** sha256 (hex) of that file's bytes: tells which domains a reload changed. */
+  readonly digest: string;
   readonly root: DescriptorLevel;
 }
 

@@ -17,6 +17,8 @@ export interface Metrics {
   readonly fallbackDecisions: Counter;
   readonly fallbackTransitions: Counter<"to">;
   readonly localEvictions: Counter;
+  readonly adminRequests: Counter<"method" | "result">;
+  readonly auditEvents: Counter<"action">;
   /** Reports the local store's size on every scrape. */
   trackLocalBuckets(size: () => number): void;
   readonly observer: DecisionObserver;
@@ -50,10 +52,32 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   const store = createStoreMetrics(registry);
+  const adminRequests = new Counter({
+    name: "floodgate_admin_requests_total",
+    help: "Admin API calls by method and result (ok, an authentication failure reason, or an error code).",
+    labelNames: ["method", "result"] as const,
+    registers: [registry],
+  });
+  const auditEvents = new Counter({
+    name: "floodgate_audit_events_total",
+    help: "Audit log rows written by this replica, by action.",
+    labelNames: ["action"] as const,
+    registers: [registry],
+  });
   const observer: DecisionObserver = {
     onDecision: ({ domain, outcome, source }) => decisions.inc({ domain, outcome, source: source ?? "none" }),
   };
-  return { registry, decisions, requestDuration, configReloads, rulesLoaded, ...store, observer };
+  return {
+    registry,
+    decisions,
+    requestDuration,
+    configReloads,
+    rulesLoaded,
+    adminRequests,
+    auditEvents,
+    ...store,
+    observer,
+  };
 }
 
 function createStoreMetrics(registry: Registry) {

@@ -4,6 +4,7 @@ import { rateLimitHeaders } from "./headers.js";
 import { validateLimitRequest } from "./limits.js";
 import type { Plan } from "./plan.js";
 import { buildPlan, statusOf } from "./plan.js";
+import type { OverrideTable } from "./override-table.js";
 import { resolveLimits } from "./resolve.js";
 import type { DescriptorStatus, LimitRequest, LimitResult } from "./types.js";
 
@@ -26,6 +27,10 @@ export interface RateLimiterOptions {
   readonly shadowMode: boolean;
   readonly responseHeaders: boolean;
   readonly observer?: DecisionObserver;
+  /** Operators' overrides (admin API); absent when admin is off. */
+  readonly overrides?: OverrideTable;
+  /** Wall clock in ms, for override expiry. Default Date.now. */
+  readonly now?: () => number;
 }
 
 export interface RateLimiter {
@@ -40,12 +45,15 @@ function wouldDeny(plan: Plan, decision: StoreDecision | undefined): boolean {
 }
 
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
-  const { rules, store, keyPrefix, shadowMode, responseHeaders, observer } = options;
+  const { rules, store, keyPrefix, shadowMode, responseHeaders, observer, overrides } = options;
+  const now = options.now ?? Date.now;
 
   async function decide(request: LimitRequest): Promise<LimitResult> {
     validateLimitRequest(request);
     const ruleSet = rules.current();
-    const plan = buildPlan(request, resolveLimits(ruleSet, request), keyPrefix);
+    const nowMs = overrides === undefined ? 0 : now();
+    const limits = resolveLimits({ rules: ruleSet, overrides, nowMs }, request);
+    const plan = buildPlan(request, limits, keyPrefix);
     const decision =
       plan.checks.length > 0 && !plan.staticDeny ? await store.evaluate(plan.checks) : undefined;
     const statuses: DescriptorStatus[] = plan.steps.map((step) => statusOf(step, decision?.outcomes));

@@ -1,5 +1,6 @@
 import { matchDescriptor } from "../domain/rule-match.js";
 import type { DescriptorEntry, RateLimitRule, RuleSet } from "../domain/rules.js";
+import type { OverrideTable } from "./override-table.js";
 import type { LimitRequest, RequestDescriptor } from "./types.js";
 
 /** The limit that applies to one request descriptor, and the bucket it is counted in. */
@@ -24,15 +25,39 @@ function fromOverride(descriptor: RequestDescriptor): ResolvedLimit | undefined 
   return { rule, shadow: false, bucketEntries: descriptor.entries };
 }
 
+/** What resolution reads: the rules snapshot, and optionally the operators' overrides. */
+export interface LimitSources {
+  readonly rules: RuleSet;
+  readonly overrides?: OverrideTable;
+  /** Wall-clock ms, for override expiry. */
+  readonly nowMs: number;
+}
+
+function fromAdmin(
+  sources: LimitSources,
+  domain: string,
+  descriptor: RequestDescriptor,
+): ResolvedLimit | undefined {
+  const rule = sources.overrides?.lookup(domain, descriptor.entries, sources.nowMs);
+  return rule === undefined ? undefined : { rule, shadow: false, bucketEntries: descriptor.entries };
+}
+
 /**
- * Descriptors → limits, in request order (undefined where no limit applies). Follows the
- * reference server: an unknown domain matches nothing, even for a descriptor with a `limit`
- * override; a limit whose name another matched limit `replaces` is dropped.
+ * Descriptors → limits, in request order (undefined where no limit applies). An operator override
+ * for the exact descriptor wins over everything. Otherwise this follows the reference server: an
+ * unknown domain matches nothing, even for a descriptor with a `limit` override; a limit whose name
+ * another matched limit `replaces` is dropped.
  */
-export function resolveLimits(rules: RuleSet, request: LimitRequest): (ResolvedLimit | undefined)[] {
-  const domain = rules.domains.get(request.domain);
-  if (domain === undefined) return request.descriptors.map(() => undefined);
+export function resolveLimits(sources: LimitSources, request: LimitRequest): (ResolvedLimit | undefined)[] {
+  const domain = sources.rules.domains.get(request.domain);
+  const adminOverrides = sources.overrides?.hasDomain(request.domain) === true;
+  if (domain === undefined && !adminOverrides) return request.descriptors.map(() => undefined);
   const resolved = request.descriptors.map((descriptor): ResolvedLimit | undefined => {
+    if (adminOverrides) {
+      const admin = fromAdmin(sources, request.domain, descriptor);
+      if (admin !== undefined) return admin;
+    }
+    if (domain === undefined) return undefined;
     const overridden = fromOverride(descriptor);
     if (overridden !== undefined) return overridden;
     const match = matchDescriptor(domain, descriptor.entries);

@@ -118,7 +118,11 @@ export function createFallbackStore(options: FallbackStoreOptions): FallbackStor
       }
     },
     peek: (key) => primary.peek(key),
-    reset: (key) => primary.reset(key),
+    // An operator's reset must hold whichever store decides next.
+    reset: async (key) => {
+      await local.reset(key);
+      await primary.reset(key);
+    },
     close: async () => {
       await Promise.all([primary.close(), local.close()]);
     },

@@ -99,5 +99,9 @@ export function withOverLimitCache(inner: BucketStore, options: OverLimitCacheOp
       if (!decision.allowed && decision.source === "redis") remember(checks, decision, now);
       return decision;
     },
+    reset(key) {
+      denials.delete(key);
+      return inner.reset(key);
+    },
   };
 }

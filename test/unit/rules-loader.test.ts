@@ -136,3 +136,27 @@ describe("the digest", () => {
     expect(await computeRulesDigest(dir)).toBe((await loadRules(dir)).digest);
   });
 });
+
+describe("summarizeRulesChange", () => {
+  it("names the added, removed and changed domains", async () => {
+    const { summarizeRulesChange } = await import("../../src/config/rules-diff.js");
+    const { loadRulesFromText } = await import("../../src/config/rules-loader.js");
+    const set = (docs: Record<string, string>) => {
+      const domains = new Map(
+        Object.entries(docs).map(([name, text]) => [name, loadRulesFromText(`${name}.yaml`, text)]),
+      );
+      return { domains, digest: Object.values(docs).join("|"), ruleCount: domains.size };
+    };
+    const a = "domain: a\n";
+    const before = set({ a, b: "domain: b\n", c: "domain: c\n" });
+    const after = set({ a, b: "domain: b\ndescriptors: [{ key: k }]\n", d: "domain: d\n" });
+    expect(summarizeRulesChange(before, after)).toEqual({
+      digest: after.digest,
+      ruleCount: 3,
+      added: ["d"],
+      removed: ["c"],
+      changed: ["b"],
+    });
+    expect(summarizeRulesChange(undefined, before).added).toEqual(["a", "b", "c"]);
+  });
+});

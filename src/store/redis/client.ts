@@ -1,17 +1,21 @@
 /**
- * Redis client construction. Single node from a URL today; Sentinel and Cluster builders will
- * reuse `baseRedisOptions` so every topology fails the same way under the same deadline.
+ * Redis client construction for one node from a URL. The Sentinel and Cluster builders
+ * (connection.ts) reuse `baseRedisOptions` so every topology fails the same way under the same
+ * deadline.
  *
  * Choices, all in favour of deciding within the deadline and falling back (DESIGN §6):
  * - no offline queue: while disconnected a command fails at once instead of waiting;
  * - maxRetriesPerRequest 0: a command in flight when the connection drops is not replayed. The
  *   token script is not idempotent (the server may already have taken the tokens);
  * - commandTimeout = the per-call deadline; auto-pipelining to batch concurrent calls;
- * - reconnect forever with a capped backoff, so the breaker can find Redis back.
+ * - reconnect forever with a capped backoff, so the breaker can find Redis back;
+ * - READONLY (a master demoted by a failover still holds our connection) reconnects, so Sentinel
+ *   resolves the new master; the failed command is not resent (same reason as above).
  * The password never reaches a log or an error message: use `redactRedisUrl` to describe a URL.
  */
+import type { ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
-import type { RedisOptions } from "ioredis";
+import type { Cluster, RedisOptions } from "ioredis";
 
 export interface RedisClientOptions {
   /** Per-command deadline in ms (REDIS_TIMEOUT_MS). */
@@ -22,6 +26,11 @@ export interface RedisClientOptions {
   readonly offlineQueue?: boolean;
   /** Shown by CLIENT LIST. Default "floodgate". */
   readonly connectionName?: string;
+  /** TLS options (CA, client cert and key). Given: TLS even for redis://; rediss:// alone: Node's defaults. */
+  readonly tls?: ConnectionOptions;
+  /** ACL user and password used when the URL carries none (REDIS_USERNAME, REDIS_PASSWORD). */
+  readonly username?: string;
+  readonly password?: string;
 }
 
 export interface RedisEndpoint {
@@ -85,6 +94,7 @@ export function baseRedisOptions(options: RedisClientOptions): RedisOptions {
     lazyConnect: false,
     connectionName: options.connectionName ?? "floodgate",
     retryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_BACKOFF_MS),
+    reconnectOnError: (error: Error) => error.message.startsWith("READONLY"),
   };
 }
 
@@ -96,15 +106,18 @@ export function createRedisClient(url: string, options: RedisClientOptions): Red
     host: endpoint.host,
     port: endpoint.port,
     db: endpoint.db,
-    username: endpoint.username,
-    password: endpoint.password,
-    // Node's TLS uses the host as the SNI name and for certificate checks by default.
-    ...(endpoint.tls ? { tls: {} } : {}),
+    username: endpoint.username ?? options.username,
+    password: endpoint.password ?? options.password,
+    // Node's TLS checks the certificate against the host (IP or DNS name) by default.
+    ...(options.tls !== undefined ? { tls: options.tls } : endpoint.tls ? { tls: {} } : {}),
   });
 }
 
-/** Resolves once the client is ready (needed because the offline queue is off). */
-export async function waitUntilReady(client: Redis, timeoutMs: number): Promise<void> {
+/**
+ * Resolves once the client is ready (needed because the offline queue is off). For a Cluster,
+ * "ready" means the slot map is loaded and CLUSTER INFO reports cluster_state:ok.
+ */
+export async function waitUntilReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
   if (client.status === "ready") return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -40,7 +40,9 @@ const RULES: readonly (readonly [RedisErrorKind, RegExp])[] = [
   ["oom", /^OOM\b/],
   [
     "connection",
-    /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|max retries per request|sentinels? (are|is) (un)?available|All sentinels|Connection timeout|socket|closed/i,
+    // Cluster: "Cluster is disconnected.", "Node is disconnected", "None of startup nodes is
+    // available"; Sentinel: "failed to connect to sentinel …" (ioredis' own wording).
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|max retries per request|sentinels? (are|is) (un)?available|All sentinels|failed to connect to sentinel|None of startup nodes|is disconnect(ed|ing)|Connection timeout|socket|closed/i,
   ],
 ];
 

@@ -1,7 +1,14 @@
 /**
- * The Redis BucketStore: every evaluation is one EVALSHA of token-bucket.lua (one round trip,
- * atomic on the server, clock = Redis TIME). On NOSCRIPT (a restarted or flushed server) the same
- * call is sent once as EVAL, which also puts the script back in the server's cache.
+ * The Redis BucketStore. On a single node or behind Sentinel every evaluation is one EVALSHA of
+ * token-bucket.lua (one round trip, atomic on the server, clock = Redis TIME). On NOSCRIPT (a
+ * restarted or flushed server) the same call is sent once as EVAL, which also puts the script back
+ * in the server's cache.
+ *
+ * On Redis Cluster the checks are grouped by slot: one script call per slot, in parallel, with a
+ * refund of the charged slots when another slot denies (cross-slot.ts explains the trade-off).
+ * A request whose buckets share one slot is still exactly one call.
+ *
+ * Every error leaves as a StoreError (classifyRedisError): callers read `transient` and `kind`.
  *
  * ioredis' defineCommand would do the same, but it sends the first call of every connection as a
  * full EVAL and needs an untyped property on the client; doing it here keeps the types and makes
@@ -10,10 +17,20 @@
 import type { Redis } from "ioredis";
 import type { BucketCheck, BucketOutcome, BucketState } from "../../domain/bucket.js";
 import type { BucketStore, StoreDecision } from "../bucket-store.js";
-import { TOKEN_BUCKET_LUA, TOKEN_BUCKET_SHA } from "./script.js";
+import type { RefundEntry, RefundResult } from "./cross-slot.js";
+import { evaluateAcrossSlots, groupBySlot } from "./cross-slot.js";
+import { classifyRedisError } from "./errors.js";
+import type { StoreError } from "./errors.js";
+import { REFUND_LUA, REFUND_SHA, TOKEN_BUCKET_LUA, TOKEN_BUCKET_SHA } from "./script.js";
 
-/** The few client methods the store uses (DESIGN §9.2), so a Cluster client fits later. */
-export type RedisStoreClient = Pick<Redis, "evalsha" | "eval" | "hmget" | "del" | "quit">;
+/**
+ * The few client methods the store uses (DESIGN §9.2); a Redis and a Cluster both fit.
+ * `isCluster` picks the per-slot path: Redis enforces slots only in Cluster mode.
+ */
+export type RedisStoreClient = Pick<
+  Redis,
+  "evalsha" | "eval" | "hmget" | "del" | "quit" | "disconnect" | "isCluster"
+>;
 
 export interface RedisStoreOptions {
   readonly client: RedisStoreClient;
@@ -21,7 +38,17 @@ export interface RedisStoreOptions {
   readonly keyPrefix?: string;
   /** close() also quits the client. Default true; pass false when the client is shared. */
   readonly closeClient?: boolean;
+  /** A Cluster refund failed (its tokens stay taken until they refill): for a log line or a metric. */
+  readonly onRefundError?: (error: StoreError) => void;
 }
+
+interface LuaScript {
+  readonly sha: string;
+  readonly lua: string;
+}
+
+const TOKEN_BUCKET: LuaScript = { sha: TOKEN_BUCKET_SHA, lua: TOKEN_BUCKET_LUA };
+const REFUND: LuaScript = { sha: REFUND_SHA, lua: REFUND_LUA };
 
 const ARGS_PER_CHECK = 5;
 const REPLY_PER_CHECK = 4;
@@ -48,16 +75,28 @@ function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith("NOSCRIPT");
 }
 
+/** KEYS then ARGV for refund.lua, laid out as its header says. */
+export function buildRefundArgs(entries: readonly RefundEntry[], keyPrefix: string): (string | number)[] {
+  const keys = entries.map((entry) => keyPrefix + entry.key);
+  const argv = entries.flatMap(({ spec, amount }) => [
+    spec.capacity,
+    spec.refillTokens,
+    spec.refillPeriodUs,
+    amount,
+  ]);
+  return [...keys, ...argv];
+}
+
 async function runScript(
   client: RedisStoreClient,
-  numKeys: number,
-  args: (string | number)[],
+  script: LuaScript,
+  call: { numKeys: number; args: (string | number)[] },
 ): Promise<unknown> {
   try {
-    return await client.evalsha(TOKEN_BUCKET_SHA, numKeys, ...args);
+    return await client.evalsha(script.sha, call.numKeys, ...call.args);
   } catch (error) {
     if (!isNoScript(error)) throw error;
-    return client.eval(TOKEN_BUCKET_LUA, numKeys, ...args);
+    return client.eval(script.lua, call.numKeys, ...call.args);
   }
 }
 
@@ -84,29 +123,83 @@ export function parseReply(reply: unknown, numChecks: number): StoreDecision {
   return { allowed: ints[0] === 1, outcomes, source: "redis" };
 }
 
+/** refund.lua's reply: [remaining, resetMs] per entry. */
+export function parseRefundReply(reply: unknown, numEntries: number): RefundResult[] {
+  if (
+    !Array.isArray(reply) ||
+    reply.length !== 2 * numEntries ||
+    !reply.every((v) => typeof v === "number")
+  ) {
+    throw new Error("refund script: malformed reply");
+  }
+  return Array.from({ length: numEntries }, (_, i) => ({
+    remaining: reply[2 * i]!,
+    resetMs: reply[2 * i + 1]!,
+  }));
+}
+
 function parseState(fields: (string | null)[]): BucketState | undefined {
   const [tokens, updatedAtUs] = fields;
   if (tokens == null || updatedAtUs == null) return undefined;
   return { tokens: Number(tokens), updatedAtUs: Number(updatedAtUs) };
 }
 
+/** Runs `operation`, turning whatever it throws into a classified StoreError. */
+async function classified<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    throw classifyRedisError(error);
+  }
+}
+
 export function createRedisStore(options: RedisStoreOptions): BucketStore {
-  const { client, keyPrefix = "", closeClient = true } = options;
+  const { client, keyPrefix = "", closeClient = true, onRefundError } = options;
+
+  async function charge(checks: readonly BucketCheck[]): Promise<StoreDecision> {
+    const reply = await runScript(client, TOKEN_BUCKET, {
+      numKeys: checks.length,
+      args: buildScriptArgs(checks, keyPrefix),
+    });
+    return parseReply(reply, checks.length);
+  }
+
+  async function refund(entries: readonly RefundEntry[]): Promise<RefundResult[]> {
+    const reply = await runScript(client, REFUND, {
+      numKeys: entries.length,
+      args: buildRefundArgs(entries, keyPrefix),
+    });
+    return parseRefundReply(reply, entries.length);
+  }
+
+  const crossSlot = {
+    charge,
+    refund,
+    onRefundError: (error: unknown) => onRefundError?.(classifyRedisError(error)),
+  };
+
+  function evaluate(checks: readonly BucketCheck[]): Promise<StoreDecision> {
+    if (!client.isCluster) return charge(checks);
+    const groups = groupBySlot(checks, keyPrefix);
+    return groups.length === 1 ? charge(checks) : evaluateAcrossSlots(crossSlot, groups);
+  }
+
   return {
     kind: "redis",
-    async evaluate(checks) {
-      if (checks.length === 0) return NO_CHECKS;
-      const reply = await runScript(client, checks.length, buildScriptArgs(checks, keyPrefix));
-      return parseReply(reply, checks.length);
+    evaluate(checks) {
+      if (checks.length === 0) return Promise.resolve(NO_CHECKS);
+      return classified(() => evaluate(checks));
     },
-    async peek(key) {
-      return parseState(await client.hmget(keyPrefix + key, "t", "u"));
+    peek(key) {
+      return classified(async () => parseState(await client.hmget(keyPrefix + key, "t", "u")));
     },
-    async reset(key) {
-      await client.del(keyPrefix + key);
+    reset(key) {
+      return classified(async () => void (await client.del(keyPrefix + key)));
     },
     async close() {
-      if (closeClient) await client.quit();
+      if (!closeClient) return;
+      // QUIT needs a live connection (no offline queue): when Redis is down, just drop the socket.
+      await client.quit().catch(() => client.disconnect());
     },
   } satisfies BucketStore;
 }

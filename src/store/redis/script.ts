@@ -1,5 +1,5 @@
 /**
- * Loads token-bucket.lua once, at import.
+ * Loads the Lua scripts (token-bucket.lua, refund.lua) once, at import.
  *
  * The script stays a real .lua file (its header is the contract, and editors and reviewers read
  * it as Lua). `tsc` copies only .ts files, so two locations are tried: next to this module (src/
@@ -12,31 +12,41 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const FILE = "token-bucket.lua";
-const CANDIDATES = [
-  new URL(`./${FILE}`, import.meta.url),
-  new URL(`../../../../src/store/redis/${FILE}`, import.meta.url),
-];
+
+function candidates(file: string): URL[] {
+  return [
+    new URL(`./${file}`, import.meta.url),
+    new URL(`../../../../src/store/redis/${file}`, import.meta.url),
+  ];
+}
 
 /** The line that separates the body (math, no clock) from the production entry (reads TIME). */
 export const ENTRY_MARKER = "-- @entry";
 
-function load(): string {
-  for (const url of CANDIDATES) {
+function load(file: string): string {
+  const urls = candidates(file);
+  for (const url of urls) {
     try {
       return readFileSync(url, "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }
   }
-  const tried = CANDIDATES.map((url) => fileURLToPath(url)).join(", ");
-  throw new Error(`${FILE} not found (tried ${tried})`);
+  const tried = urls.map((url) => fileURLToPath(url)).join(", ");
+  throw new Error(`${file} not found (tried ${tried})`);
 }
 
 /** The production script: the body plus an entry that reads the clock with Redis TIME. */
-export const TOKEN_BUCKET_LUA: string = load();
+export const TOKEN_BUCKET_LUA: string = load(FILE);
 
 /** SHA1 of the production script, as EVALSHA wants it. */
 export const TOKEN_BUCKET_SHA: string = luaSha(TOKEN_BUCKET_LUA);
+
+/** Gives back the tokens of a cross-slot request that another slot denied (Redis Cluster). */
+export const REFUND_LUA: string = load("refund.lua");
+
+/** SHA1 of refund.lua. */
+export const REFUND_SHA: string = luaSha(REFUND_LUA);
 
 /** Everything before the entry: defines `evaluate(now)` and returns nothing by itself. */
 export const TOKEN_BUCKET_BODY: string = bodyOf(TOKEN_BUCKET_LUA);

@@ -8,10 +8,15 @@ import { PROTO_DIR } from "../../config/paths.js";
  * Loads the .proto files once. Generated message shapes stay inside transport/grpc: handlers
  * translate them to domain types right away (DESIGN §1).
  */
-export const PROTO_FILES = ["envoy/service/ratelimit/v3/rls.proto", "floodgate/v1/rate_limiter.proto"];
+export const PROTO_FILES = [
+  "envoy/service/ratelimit/v3/rls.proto",
+  "floodgate/v1/rate_limiter.proto",
+  "floodgate/v1/admin.proto",
+];
 
 export const RLS_SERVICE = "envoy.service.ratelimit.v3.RateLimitService";
 export const RATE_LIMITER_SERVICE = "floodgate.v1.RateLimiter";
+export const ADMIN_SERVICE = "floodgate.v1.Admin";
 
 /**
  * keepCase keeps proto field names; longs as Number is safe because every 64-bit input we read

@@ -11,12 +11,16 @@ import { isMalformed, RATE_LIMITER_SERVICE, RLS_SERVICE, serviceDefinition } fro
 import type { ProtoRateLimitRequest } from "./rls-translate.js";
 import { fromRlsRequest, toRlsResponse } from "./rls-translate.js";
 import { toGrpcError } from "./status-map.js";
+import type { AdminServerDeps } from "./admin-server.js";
+import { addAdminService, addDisabledAdminService } from "./admin-server.js";
 
 export interface GrpcServerDeps {
   readonly limiter: RateLimiter;
   readonly checkLimit: (input: CheckLimitInput) => Promise<CheckLimitOutcome>;
   readonly logger: Logger;
   readonly metrics: Pick<Metrics, "requestDuration">;
+  /** The admin API; when absent its methods answer UNAVAILABLE ("not configured"). */
+  readonly admin?: Omit<AdminServerDeps, "logger">;
 }
 
 interface UnaryRoute<Req> {
@@ -74,6 +78,8 @@ export function createGrpcServer(deps: GrpcServerDeps): Server {
       deps,
     ),
   });
+  if (deps.admin === undefined) addDisabledAdminService(server);
+  else addAdminService(server, { ...deps.admin, logger: deps.logger });
   return server;
 }
 

@@ -1,0 +1,49 @@
+import type { ServiceClientConstructor } from "@grpc/grpc-js";
+import { credentials, Metadata } from "@grpc/grpc-js";
+import { grpcObject } from "./proto.js";
+
+/**
+ * A thin client of floodgate.v1.Admin for the CLI: plain objects in and out (proto3 field
+ * names), the bearer token on every call, and a deadline so a dead server does not hang it.
+ */
+export interface AdminClient {
+  call(method: string, request: object): Promise<unknown>;
+  close(): void;
+}
+
+export interface AdminClientOptions {
+  readonly address: string;
+  readonly token: string;
+  readonly tls?: boolean;
+  readonly deadlineMs?: number;
+}
+
+// grpc-js's generated-client call shape is (request, metadata, options, callback).
+// eslint-disable-next-line max-params
+type Unary = (
+  req: object,
+  md: Metadata,
+  opts: { deadline: Date },
+  cb: (err: Error | null, res: unknown) => void,
+) => void;
+
+export function createAdminClient(options: AdminClientOptions): AdminClient {
+  const pkg = grpcObject() as unknown as { floodgate: { v1: { Admin: ServiceClientConstructor } } };
+  const creds = options.tls === true ? credentials.createSsl() : credentials.createInsecure();
+  const client = new pkg.floodgate.v1.Admin(options.address, creds) as unknown as Record<string, Unary> & {
+    close(): void;
+  };
+  return {
+    call(method, request) {
+      const metadata = new Metadata();
+      metadata.set("authorization", `Bearer ${options.token}`);
+      const deadline = new Date(Date.now() + (options.deadlineMs ?? 10_000));
+      return new Promise((resolve, reject) => {
+        const fn = client[method];
+        if (fn === undefined) return reject(new Error(`unknown admin method ${method}`));
+        fn.call(client, request, metadata, { deadline }, (err, res) => (err ? reject(err) : resolve(res)));
+      });
+    },
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,122 @@
+import type { AuditEvent, OverrideLimit, OverrideRecord, VerifyResult } from "../../audit/types.js";
+import type { LimitInput, TargetInput } from "../../service/admin-input.js";
+import type { BucketView } from "../../service/admin.js";
+import type { Unit } from "../../domain/units.js";
+
+/** floodgate.v1.Admin messages ⇄ domain types; only this file knows their generated shapes. */
+interface ProtoEntry {
+  key: string;
+  value: string;
+}
+export interface ProtoTarget {
+  domain: string;
+  entries: ProtoEntry[];
+  user_id: string;
+  endpoint: string;
+}
+export interface ProtoLimit {
+  requests_per_unit: number;
+  unit: number;
+  burst: number;
+}
+export interface ProtoTimestamp {
+  seconds: number;
+  nanos: number;
+}
+
+/** floodgate.v1.Unit numbering (UNIT_UNSPECIFIED = 0). */
+const UNITS: readonly (Unit | undefined)[] = [
+  undefined,
+  "second",
+  "minute",
+  "hour",
+  "day",
+  "week",
+  "month",
+  "year",
+];
+
+export function toTargetInput(target: ProtoTarget | null): TargetInput | undefined {
+  if (target === null) return undefined;
+  return {
+    domain: target.domain,
+    entries: target.entries,
+    userId: target.user_id,
+    endpoint: target.endpoint,
+  };
+}
+
+export function toLimitInput(limit: ProtoLimit | null): LimitInput | undefined {
+  if (limit === null) return undefined;
+  return { requestsPerUnit: limit.requests_per_unit, unit: UNITS[limit.unit], burst: limit.burst };
+}
+
+export function toDate(ts: ProtoTimestamp | null): Date | undefined {
+  return ts === null ? undefined : new Date(ts.seconds * 1000 + Math.floor(ts.nanos / 1e6));
+}
+
+export function timestamp(date: Date | undefined): ProtoTimestamp | undefined {
+  if (date === undefined) return undefined;
+  const ms = date.getTime();
+  const seconds = Math.floor(ms / 1000);
+  return { seconds, nanos: (ms - seconds * 1000) * 1e6 };
+}
+
+function limitOut(limit: OverrideLimit): ProtoLimit {
+  return {
+    requests_per_unit: limit.requestsPerUnit,
+    unit: UNITS.indexOf(limit.unit),
+    burst: limit.burst ?? 0,
+  };
+}
+
+export function overrideOut(record: OverrideRecord): object {
+  return {
+    id: record.id,
+    target: { domain: record.domain, entries: record.entries },
+    limit: limitOut(record.limit),
+    expires_at: timestamp(record.expiresAt),
+    reason: record.reason,
+    created_by: record.createdBy,
+    created_at: timestamp(record.createdAt),
+    updated_at: timestamp(record.updatedAt),
+  };
+}
+
+export function bucketOut(view: BucketView): object {
+  return {
+    exists: view.exists,
+    tokens: view.tokens,
+    updated_at: timestamp(view.updatedAt),
+    limit: view.limit === undefined ? undefined : limitOut(view.limit),
+    overridden: view.overridden,
+  };
+}
+
+const json = (value: unknown): string => (value === undefined || value === null ? "" : JSON.stringify(value));
+
+export function auditEventOut(event: AuditEvent): object {
+  return {
+    id: event.id,
+    at: timestamp(event.at),
+    actor: { sub: event.actor.sub, iss: event.actor.iss, jti: event.actor.jti ?? "" },
+    action: event.action,
+    domain: event.domain ?? "",
+    target: json(event.target),
+    before: json(event.before),
+    after: json(event.after),
+    reason: event.reason ?? "",
+    request_id: event.requestId ?? "",
+    prev_hash: event.prevHash,
+    hash: event.hash,
+  };
+}
+
+export function verifyOut(result: VerifyResult): object {
+  return {
+    ok: result.ok,
+    checked: result.checked,
+    first_broken_id: result.firstBroken?.id ?? "",
+    problem: result.firstBroken?.problem ?? "",
+  };
+}

@@ -1,0 +1,214 @@
+import { generateKeyPairSync } from "node:crypto";
+import { createServer } from "node:http";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { JWK } from "jose";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createAuthenticator } from "../../src/auth/authenticator.js";
+import type { AuthenticatorOptions } from "../../src/auth/authenticator.js";
+import { SettingsError } from "../../src/config/settings.js";
+import {
+  adminSettings,
+  bearer,
+  claims,
+  expectAuthFailure,
+  makeKey,
+  sign,
+  TempDir,
+} from "./support/auth-fixtures.js";
+import type { TestKey } from "./support/auth-fixtures.js";
+
+// Happy paths for each key source and algorithm, startup errors, and JWKS URL caching.
+
+let dir: TempDir;
+let keys: TestKey[];
+
+beforeAll(async () => {
+  dir = await TempDir.create();
+  keys = [await makeKey("RS256", "k-rs"), await makeKey("ES256", "k-es"), await makeKey("EdDSA", "k-ed")];
+});
+
+afterAll(async () => {
+  await dir.cleanup();
+});
+
+const EXPECTED = { sub: "alice", iss: "https://issuer.test", jti: "jti-1" };
+
+describe("JWKS file", () => {
+  it("accepts RS256, ES256 and EdDSA tokens by kid", async () => {
+    const jwksFile = await dir.write("all.json", JSON.stringify({ keys: keys.map((k) => k.jwk) }));
+    const auth = await createAuthenticator(adminSettings({ jwksFile }));
+    for (const key of keys) {
+      const principal = await auth.authenticate(bearer(await sign(key, claims())));
+      expect(principal, key.alg).toMatchObject(EXPECTED);
+      expect([...principal.scopes]).toEqual(["floodgate:admin"]);
+    }
+  });
+
+  it("accepts a kid-less token when only one key fits", async () => {
+    const jwksFile = await dir.write("one.json", JSON.stringify({ keys: [keys[2]!.jwk] }));
+    const auth = await createAuthenticator(adminSettings({ jwksFile }));
+    const token = await sign(keys[2]!, claims(), { kid: null });
+    await expect(auth.authenticate(bearer(token))).resolves.toMatchObject(EXPECTED);
+  });
+
+  const rsaJwk = (): JWK => keys[0]!.jwk;
+  const jwks =
+    (...members: unknown[]) =>
+    () =>
+      JSON.stringify({ keys: members });
+  const bad: [string, () => string, RegExp][] = [
+    ["not JSON", () => "{keys:", /JSON/],
+    ["no keys", jwks(), /at least one key/],
+    ["a private key", () => jwks({ ...rsaJwk(), d: "AQAB" })(), /private or secret/],
+    ["a symmetric key", jwks({ kty: "oct", k: "c2VjcmV0" }), /private or secret/],
+    ["an encryption key", () => jwks({ ...rsaJwk(), use: "enc" })(), /"use"/],
+    ["a disallowed alg", () => jwks({ ...rsaJwk(), alg: "PS256" })(), /PS256/],
+  ];
+
+  it.each(bad)("stops startup naming ADMIN_JWKS_FILE for %s", async (_name, content, problem) => {
+    const jwksFile = await dir.write("bad.json", content());
+    const err: unknown = await createAuthenticator(adminSettings({ jwksFile })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SettingsError);
+    expect((err as Error).message).toMatch(/ADMIN_JWKS_FILE/);
+    expect((err as Error).message).toMatch(problem);
+  });
+
+  it("stops startup for an unreadable file", async () => {
+    const settings = adminSettings({ jwksFile: `${dir.path}/missing.json` });
+    await expect(createAuthenticator(settings)).rejects.toThrow(/ADMIN_JWKS_FILE: .*missing\.json.*ENOENT/);
+  });
+});
+
+describe("PEM public key file", () => {
+  it.each(["RS256", "ES256", "EdDSA"])("infers %s from the key, with or without a kid", async (alg) => {
+    const key = keys.find((k) => k.alg === alg)!;
+    const publicKeyFile = await dir.write(`${alg}.pub.pem`, key.spki);
+    const auth = await createAuthenticator(adminSettings({ publicKeyFile }));
+    const withoutKid = await sign(key, claims(), { kid: null });
+    await expect(auth.authenticate(bearer(withoutKid))).resolves.toMatchObject(EXPECTED);
+    await expect(auth.authenticate(bearer(await sign(key, claims())))).resolves.toMatchObject(EXPECTED);
+  });
+
+  it("accepts a PKCS#1 RSA public key", async () => {
+    const { publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const publicKeyFile = await dir.write(
+      "pkcs1.pem",
+      publicKey.export({ type: "pkcs1", format: "pem" }).toString(),
+    );
+    await expect(createAuthenticator(adminSettings({ publicKeyFile }))).resolves.toBeDefined();
+  });
+
+  const bad: [string, () => string, RegExp][] = [
+    ["a private key", () => keys[0]!.pkcs8, /private key/],
+    ["not a key", () => "hello", /ADMIN_PUBLIC_KEY_FILE/],
+    ["a P-384 key", () => pemOf(generateKeyPairSync("ec", { namedCurve: "P-384" }).publicKey), /secp384r1/],
+    [
+      "a 1024-bit RSA key",
+      () => pemOf(generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey),
+      /2048/,
+    ],
+  ];
+
+  it.each(bad)("stops startup naming ADMIN_PUBLIC_KEY_FILE for %s", async (_name, content, problem) => {
+    const publicKeyFile = await dir.write("bad.pem", content());
+    const err: unknown = await createAuthenticator(adminSettings({ publicKeyFile })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SettingsError);
+    expect((err as Error).message).toMatch(/ADMIN_PUBLIC_KEY_FILE/);
+    expect((err as Error).message).toMatch(problem);
+  });
+});
+
+function pemOf(key: { export(options: { type: "spki"; format: "pem" }): string | Buffer }): string {
+  return key.export({ type: "spki", format: "pem" }).toString();
+}
+
+/** A JWKS endpoint on 127.0.0.1:0 that counts fetches; `mode` makes it fail on purpose. */
+class JwksServer {
+  fetches = 0;
+  served: JWK[] = [];
+  mode: "ok" | "error" | "hang" = "ok";
+  private readonly server: Server = createServer((_req, res) => {
+    this.fetches += 1;
+    if (this.mode === "hang") return;
+    res.writeHead(this.mode === "ok" ? 200 : 500, { "content-type": "application/json" });
+    res.end(JSON.stringify({ keys: this.served }));
+  });
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/jwks.json`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe("JWKS URL", () => {
+  let server: JwksServer;
+
+  async function urlAuth(options: AuthenticatorOptions) {
+    server = new JwksServer();
+    server.served = keys.map((k) => k.jwk);
+    const jwksUrl = await server.start();
+    return createAuthenticator(adminSettings({ jwksUrl }), options);
+  }
+
+  afterEach(async () => {
+    await server.stop();
+  });
+
+  const COOLDOWN_MS = 500;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it("fetches once for many verifications, and refetches on an unknown kid at most once per cooldown", async () => {
+    const auth = await urlAuth({ cooldownMs: COOLDOWN_MS });
+    expect(server.fetches).toBe(0); // nothing is fetched before the first token
+    for (let i = 0; i < 10; i += 1) {
+      const key = keys[i % keys.length]!;
+      await expect(auth.authenticate(bearer(await sign(key, claims())))).resolves.toMatchObject(EXPECTED);
+    }
+    expect(server.fetches).toBe(1);
+
+    const unknown = bearer(await sign(keys[0]!, claims(), { kid: "k-unknown" }));
+    await expectAuthFailure(auth.authenticate(unknown), "unknown_key");
+    expect(server.fetches).toBe(1); // still cooling down after the first fetch
+
+    await sleep(COOLDOWN_MS + 100);
+    for (let i = 0; i < 3; i += 1) await expectAuthFailure(auth.authenticate(unknown), "unknown_key");
+    expect(server.fetches).toBe(2);
+  });
+
+  it("picks up a rotated-in key after the cooldown", async () => {
+    const auth = await urlAuth({ cooldownMs: COOLDOWN_MS });
+    await auth.authenticate(bearer(await sign(keys[0]!, claims())));
+    const rotated = await makeKey("ES256", "k-new");
+    server.served = [...server.served, rotated.jwk];
+    await sleep(COOLDOWN_MS + 100);
+    await expect(auth.authenticate(bearer(await sign(rotated, claims())))).resolves.toMatchObject(EXPECTED);
+    expect(server.fetches).toBe(2);
+  });
+
+  it("reports an endpoint error as key_source", async () => {
+    const auth = await urlAuth({});
+    server.mode = "error";
+    await expectAuthFailure(auth.authenticate(bearer(await sign(keys[0]!, claims()))), "key_source");
+  });
+
+  it("gives up on a hanging endpoint after the fetch timeout", async () => {
+    const auth = await urlAuth({ fetchTimeoutMs: 200 });
+    server.mode = "hang";
+    const started = Date.now();
+    await expectAuthFailure(auth.authenticate(bearer(await sign(keys[0]!, claims()))), "key_source");
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it("reports an unreachable endpoint as key_source", async () => {
+    const auth = await urlAuth({});
+    await server.stop();
+    await expectAuthFailure(auth.authenticate(bearer(await sign(keys[0]!, claims()))), "key_source");
+    server = new JwksServer(); // afterEach stops this unstarted one harmlessly
+  });
+});
