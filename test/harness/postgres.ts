@@ -49,7 +49,21 @@ async function pgCtl(bin: string, args: readonly string[]): Promise<void> {
   await run(file, argv, { timeout: 60_000 });
 }
 
-async function startLocalPostgres(): Promise<PostgresTarget> {
+/**
+ * A private instance that a fault test may stop and start again (same data, same port), to see
+ * how clients behave while Postgres is down. Never a shared server.
+ */
+export interface PrivatePostgres extends PostgresTarget {
+  readonly source: "local";
+  readonly port: number;
+  /** Stops the server (`pg_ctl stop -m fast`), keeping its data directory. */
+  stopServer(): Promise<void>;
+  /** Starts it again on the same port. */
+  startServer(): Promise<void>;
+}
+
+/** A private instance from the local binaries (initdb and pg_ctl in a temp dir on a free port). */
+export async function startLocalPostgres(): Promise<PrivatePostgres> {
   const bin = await findPgBin();
   const dir = await mkdtemp(join(tmpdir(), "fg-pg-"));
   const data = join(dir, "data");
@@ -57,7 +71,8 @@ async function startLocalPostgres(): Promise<PostgresTarget> {
     if (process.getuid?.() === 0) await run("chown", [`${PG_USER}:`, dir]);
     const [initdb, initArgs] = asPgUser(join(bin, "initdb"), ["-D", data, "-A", "trust", "-U", PG_USER]);
     await run(initdb, [...initArgs, "-E", "UTF8", "--locale=C", "-N"], { timeout: 60_000 });
-    const port = await startPgCtl({ bin, dir, data });
+    const paths = { bin, dir, data };
+    const port = await startPgCtl(paths);
     const stopSync = (): void => {
       const [file, argv] = asPgUser(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "stop"]);
       execFileSync(file, argv, { stdio: "ignore" });
@@ -66,6 +81,9 @@ async function startLocalPostgres(): Promise<PostgresTarget> {
     return {
       url: `postgres://${PG_USER}@127.0.0.1:${port}/postgres`,
       source: "local",
+      port,
+      stopServer: () => pgCtl(bin, ["-D", data, "-m", "fast", "-w", "stop"]),
+      startServer: () => pgCtlStart(paths, port),
       stop: async () => {
         release();
         await pgCtl(bin, ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => undefined);
@@ -78,16 +96,20 @@ async function startLocalPostgres(): Promise<PostgresTarget> {
   }
 }
 
+async function pgCtlStart(paths: { bin: string; dir: string; data: string }, port: number): Promise<void> {
+  // Throwaway data: durability settings off, for speed.
+  const serverOptions = `-p ${port} -k ${paths.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+  const log = join(paths.dir, "server.log");
+  await pgCtl(paths.bin, ["-D", paths.data, "-l", log, "-o", serverOptions, "-w", "-t", "30", "start"]);
+}
+
 /** Starts the cluster on a free port, retrying once if the port was taken meanwhile. */
 async function startPgCtl(paths: { bin: string; dir: string; data: string }): Promise<number> {
   let failure: unknown;
   for (let attempt = 0; attempt < 2; attempt++) {
     const port = await freePort();
-    // Throwaway data: durability settings off, for speed.
-    const serverOptions = `-p ${port} -k ${paths.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
     try {
-      const log = join(paths.dir, "server.log");
-      await pgCtl(paths.bin, ["-D", paths.data, "-l", log, "-o", serverOptions, "-w", "-t", "30", "start"]);
+      await pgCtlStart(paths, port);
       return port;
     } catch (error) {
       failure = error;

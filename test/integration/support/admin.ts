@@ -51,7 +51,8 @@ export async function adminFixture(postgres?: PostgresTarget): Promise<AdminFixt
         scopes: options.scopes ?? ["floodgate:admin"],
         ttlSeconds: options.ttlSeconds ?? 300,
       }),
-    query: async <T extends pg.QueryResultRow>(sql: string, params?: unknown[]) => (await pool.query<T>(sql, params)).rows,
+    query: async <T extends pg.QueryResultRow>(sql: string, params?: unknown[]) =>
+      (await pool.query<T>(sql, params)).rows,
     cleanup: async () => {
       await pool.query(`drop schema if exists ${schema} cascade`).catch(() => undefined);
       await pool.end();
