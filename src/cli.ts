@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { PACKAGE_ROOT } from "./config/paths.js";
+import { PACKAGE_VERSION } from "./config/paths.js";
 import { RulesError } from "./config/rules-loader.js";
 import { loadSettings, SettingsError } from "./config/settings.js";
 import { validateRulesPath } from "./config/validate-command.js";
@@ -23,11 +21,6 @@ Commands:
   help                      print this text
 
 See README.md for every setting.`;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string };
-  return pkg.version;
-}
 
 async function serve(): Promise<number> {
   const settings = loadSettings();
@@ -78,7 +71,7 @@ async function run(argv: string[]): Promise<number> {
     case "migrate":
       return migrateCommand();
     case "version":
-      console.log(version());
+      console.log(PACKAGE_VERSION);
       return 0;
     case "help":
     case undefined:

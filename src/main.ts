@@ -111,7 +111,7 @@ export async function startFloodgate(settings: Settings, options: StartOptions =
       draining: draining ? "yes" : "no",
     },
   });
-  const grpc = createGrpcServer({
+  const { server: grpc, health: grpcHealth } = createGrpcServer({
     limiter,
     checkLimit,
     logger,
@@ -127,7 +127,7 @@ export async function startFloodgate(settings: Settings, options: StartOptions =
         }),
   });
   const grpcPort = await bindGrpc(grpc, hostPort(settings.host, settings.grpcPort));
-  const http: FastifyInstance = createHttpServer({ checkLimit, health, logger, metrics });
+  const http: FastifyInstance = await createHttpServer({ checkLimit, health, logger, metrics });
   await http.listen({ host: settings.host, port: settings.httpPort });
   const httpPort = (http.server.address() as { port: number }).port;
   const watchDeps = { rules, metrics, logger, admin };
@@ -146,6 +146,7 @@ export async function startFloodgate(settings: Settings, options: StartOptions =
   );
   const close = async (): Promise<void> => {
     draining = true;
+    grpcHealth.setServing(false);
     await Promise.all([shutdownGrpc(grpc, settings.shutdownGraceMs), http.close()]);
     await watcher.close();
     await admin?.close();

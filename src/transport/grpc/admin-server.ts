@@ -1,4 +1,4 @@
-import type { handleUnaryCall, sendUnaryData, Server, ServerUnaryCall , Metadata} from "@grpc/grpc-js";
+import type { handleUnaryCall, sendUnaryData, Server, ServerUnaryCall, Metadata } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
 import type { Authenticator } from "../../auth/types.js";

@@ -7,7 +7,17 @@ import type { CheckLimitInput, CheckLimitOutcome } from "../../service/check-lim
 import type { RateLimiter } from "../../service/rate-limiter.js";
 import type { ProtoCheckLimitRequest } from "./check-limit-translate.js";
 import { fromCheckLimitRequest, toCheckLimitResponse } from "./check-limit-translate.js";
-import { isMalformed, RATE_LIMITER_SERVICE, RLS_SERVICE, serviceDefinition } from "./proto.js";
+import {
+  isMalformed,
+  packageDefinition,
+  RATE_LIMITER_SERVICE,
+  RLS_SERVICE,
+  serviceDefinition,
+} from "./proto.js";
+import { ReflectionService } from "@grpc/reflection";
+import type { GrpcHealth } from "./health.js";
+import { addHealthService } from "./health.js";
+import { loggingInterceptor } from "./logging-interceptor.js";
 import type { ProtoRateLimitRequest } from "./rls-translate.js";
 import { fromRlsRequest, toRlsResponse } from "./rls-translate.js";
 import { toGrpcError } from "./status-map.js";
@@ -55,11 +65,30 @@ function unary<Req>(route: UnaryRoute<Req>, deps: GrpcServerDeps): handleUnaryCa
   };
 }
 
-export function createGrpcServer(deps: GrpcServerDeps): Server {
-  const server = new Server({
-    "grpc.max_receive_message_length": 1024 * 1024,
-    "grpc.max_send_message_length": 1024 * 1024,
-  });
+/**
+ * Envoy keeps one HTTP/2 connection open for a long time and multiplexes every call on it. The
+ * server pings idle connections so dead peers are noticed, accepts Envoy's own pings, and ages
+ * connections out (with a grace period for in-flight calls) so that load spreads again after a
+ * scale-out. Messages are tiny; 1 MiB is plenty and bounds memory per call.
+ */
+const SERVER_OPTIONS = {
+  "grpc.max_receive_message_length": 1024 * 1024,
+  "grpc.max_send_message_length": 1024 * 1024,
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  "grpc.keepalive_permit_without_calls": 1,
+  "grpc.http2.min_ping_interval_without_data_ms": 10_000,
+  "grpc.max_connection_age_ms": 30 * 60_000,
+  "grpc.max_connection_age_grace_ms": 60_000,
+};
+
+export interface GrpcServer {
+  readonly server: Server;
+  readonly health: GrpcHealth;
+}
+
+export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
+  const server = new Server({ ...SERVER_OPTIONS, interceptors: [loggingInterceptor(deps.logger)] });
   server.addService(serviceDefinition(RLS_SERVICE), {
     ShouldRateLimit: unary<ProtoRateLimitRequest>(
       {
@@ -80,7 +109,9 @@ export function createGrpcServer(deps: GrpcServerDeps): Server {
   });
   if (deps.admin === undefined) addDisabledAdminService(server);
   else addAdminService(server, { ...deps.admin, logger: deps.logger });
-  return server;
+  const health = addHealthService(server);
+  new ReflectionService(packageDefinition()).addToServer(server);
+  return { server, health };
 }
 
 /** Binds and resolves the bound port (port 0 picks a free one, as the tests do). */

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { INPUT_LIMITS } from "../../service/limits.js";
+import { ERROR_SCHEMA } from "./ops-routes.js";
 import type { CheckLimitInput, CheckLimitOutcome } from "../../service/check-limit.js";
 
 /**
@@ -42,7 +43,23 @@ export function registerCheckLimitRoute(
 ): void {
   app.post<{ Body: CheckLimitBody }>(
     "/api/v1/check-limit",
-    { schema: { body: BODY_SCHEMA, response: { 200: RESULT_SCHEMA, 429: RESULT_SCHEMA } } },
+    {
+      schema: {
+        summary: "Check and take the per-user, per-endpoint and per-pair limits, all or nothing",
+        description:
+          "200 when allowed; 429 with Retry-After when denied. The body is the same in both cases.",
+        tags: ["rate-limit"],
+        body: BODY_SCHEMA,
+        response: {
+          200: RESULT_SCHEMA,
+          429: RESULT_SCHEMA,
+          400: ERROR_SCHEMA,
+          413: ERROR_SCHEMA,
+          415: ERROR_SCHEMA,
+          500: ERROR_SCHEMA,
+        },
+      },
+    },
     async (request, reply) => {
       const body = request.body;
       const outcome = await checkLimit({

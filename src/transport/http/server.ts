@@ -6,11 +6,12 @@ import type { Metrics } from "../../observability/metrics.js";
 import type { CheckLimitInput, CheckLimitOutcome } from "../../service/check-limit.js";
 import { registerCheckLimitRoute } from "./check-limit-route.js";
 import { classifyHttpError } from "./status-map.js";
+import swagger from "@fastify/swagger";
+import type { HealthReport } from "./ops-routes.js";
+import { registerOpsRoutes } from "./ops-routes.js";
+import { PACKAGE_VERSION } from "../../config/paths.js";
 
-export interface HealthReport {
-  readonly ready: boolean;
-  readonly components: Readonly<Record<string, string>>;
-}
+export type { HealthReport } from "./ops-routes.js";
 
 export interface HttpServerDeps {
   readonly checkLimit: (input: CheckLimitInput) => Promise<CheckLimitOutcome>;
@@ -30,20 +31,36 @@ function parseJson(_req: unknown, body: Buffer, done: (err: Error | null, value?
   }
 }
 
-function registerOps(app: FastifyInstance, deps: HttpServerDeps): void {
-  app.get("/healthz", () => Promise.resolve({ status: "ok" }));
-  app.get("/readyz", async (_req, reply) => {
-    const report = deps.health();
-    void reply.code(report.ready ? 200 : 503);
-    return { status: report.ready ? "ready" : "not_ready", components: report.components };
-  });
-  app.get("/metrics", async (_req, reply) => {
-    void reply.header("content-type", deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
-  });
+/** The OpenAPI document is generated from the route schemas, so it cannot drift from the routes. */
+const OPENAPI = {
+  openapi: {
+    openapi: "3.1.0",
+    info: {
+      title: "Floodgate HTTP API",
+      version: PACKAGE_VERSION,
+      description:
+        "Rate limit checks for applications, and the operations endpoints. Envoy uses the gRPC API.",
+    },
+    tags: [
+      { name: "rate-limit", description: "Checks" },
+      { name: "operations", description: "Health, readiness, metrics" },
+    ],
+  },
+};
+
+export interface RouteInfo {
+  readonly method: string;
+  readonly url: string;
 }
 
-export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
+const ROUTES = new WeakMap<FastifyInstance, RouteInfo[]>();
+
+/** Every route the server registered (HEAD twins excluded), for the OpenAPI completeness check. */
+export function registeredRoutes(app: FastifyInstance): readonly RouteInfo[] {
+  return ROUTES.get(app) ?? [];
+}
+
+export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
   // No type coercion and no silent removal of unknown fields: a typo must be a 400, not ignored.
   const app = Fastify({
     logger: false,
@@ -72,7 +89,15 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
       deps.metrics.requestDuration.observe({ rpc: "http_check_limit" }, reply.elapsedTime / 1000);
     }
   });
-  registerOps(app, deps);
+  const routes: RouteInfo[] = [];
+  ROUTES.set(app, routes);
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat())
+      if (method !== "HEAD") routes.push({ method, url: route.url });
+  });
+  await app.register(swagger, OPENAPI);
+  registerOpsRoutes(app, deps);
   registerCheckLimitRoute(app, deps.checkLimit);
+  await app.ready();
   return app;
 }
