@@ -21,6 +21,7 @@ run: build
 
 ## Typecheck, lint, format check, then every test suite.
 test: $(NODE_MODULES_STAMP)
+	bash scripts/ensure-test-tools.sh
 	npx tsc -p tsconfig.json --noEmit
 	npx eslint .
 	npx prettier --check .

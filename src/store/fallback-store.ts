@@ -110,6 +110,9 @@ export function createFallbackStore(options: FallbackStoreOptions): FallbackStor
   return {
     kind: primary.kind,
     async evaluate(checks) {
+      // While one request probes a half-open breaker, cockatiel would make every other request
+      // wait for that probe; they go to the local store instead, so none pays the timeout.
+      if (breaker.policy.state === CircuitState.HalfOpen) return fromLocal(checks);
       try {
         return await breaker.policy.execute(() => timedPrimary(checks));
       } catch (error) {
