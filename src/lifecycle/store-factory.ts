@@ -8,7 +8,8 @@ import { createFallbackStore } from "../store/fallback-store.js";
 import type { MemoryStore } from "../store/local/memory-store.js";
 import { createMemoryStore } from "../store/local/memory-store.js";
 import { withOverLimitCache } from "../store/over-limit-cache.js";
-import { createRedisClient, redactRedisUrl, waitUntilReady } from "../store/redis/client.js";
+import { waitUntilReady } from "../store/redis/client.js";
+import { createRedisConnection } from "../store/redis/connection.js";
 import { createRedisStore } from "../store/redis/redis-store.js";
 
 export interface StoreHandle {
@@ -65,14 +66,15 @@ function quietErrors(client: Redis | Cluster, logger: Logger): void {
 /** Redis when configured (with the local store as fallback), otherwise the local store alone. */
 export async function createStore(settings: Settings, deps: StoreDeps): Promise<StoreHandle> {
   const local = localStore(settings, deps.metrics);
-  if (settings.redisUrl === undefined) {
+  const connection = createRedisConnection({ settings });
+  if (connection === undefined) {
     deps.logger.warn(
       { maxBuckets: settings.localMaxBuckets },
-      "REDIS_URL is not set: using the in-memory store; limits are per process, not shared between replicas",
+      "no Redis configured: using the in-memory store; limits are per process, not shared between replicas",
     );
     return { store: local, components: () => ({ store: "memory" }), description: "memory" };
   }
-  const client = createRedisClient(settings.redisUrl, { timeoutMs: settings.redisTimeoutMs });
+  const { client } = connection;
   quietErrors(client, deps.logger);
   await waitUntilReady(client, STARTUP_CONNECT_MS).catch((err: unknown) => {
     deps.logger.warn(
@@ -81,7 +83,11 @@ export async function createStore(settings: Settings, deps: StoreDeps): Promise<
     );
   });
   const fallback = createFallbackStore({
-    primary: createRedisStore({ client }),
+    primary: createRedisStore({
+      client,
+      onRefundError: (err) =>
+        deps.logger.warn({ reason: String(err) }, "cross-slot refund failed; a bucket may stay charged"),
+    }),
     local,
     divisor: settings.fallbackDivisor,
     failures: settings.breakerFailures,
@@ -91,6 +97,6 @@ export async function createStore(settings: Settings, deps: StoreDeps): Promise<
   return {
     store: withOverLimitCache(fallback, { maxEntries: settings.overLimitCacheSize }),
     components: () => ({ redis: fallback.status() }),
-    description: `redis ${redactRedisUrl(settings.redisUrl)}`,
+    description: connection.description,
   };
 }

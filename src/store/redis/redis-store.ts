@@ -17,7 +17,7 @@
 import type { Redis } from "ioredis";
 import type { BucketCheck, BucketOutcome, BucketState } from "../../domain/bucket.js";
 import type { BucketStore, StoreDecision } from "../bucket-store.js";
-import type { RefundEntry, RefundResult } from "./cross-slot.js";
+import type { CrossSlotDeps, RefundEntry, RefundResult } from "./cross-slot.js";
 import { evaluateAcrossSlots, groupBySlot } from "./cross-slot.js";
 import { classifyRedisError } from "./errors.js";
 import type { StoreError } from "./errors.js";
@@ -153,35 +153,38 @@ async function classified<T>(operation: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The script calls of one store, bound to its client and key prefix. */
+function scriptCalls(client: RedisStoreClient, keyPrefix: string): Pick<CrossSlotDeps, "charge" | "refund"> {
+  return {
+    async charge(checks) {
+      const args = buildScriptArgs(checks, keyPrefix);
+      return parseReply(
+        await runScript(client, TOKEN_BUCKET, { numKeys: checks.length, args }),
+        checks.length,
+      );
+    },
+    async refund(entries) {
+      const args = buildRefundArgs(entries, keyPrefix);
+      return parseRefundReply(
+        await runScript(client, REFUND, { numKeys: entries.length, args }),
+        entries.length,
+      );
+    },
+  };
+}
+
 export function createRedisStore(options: RedisStoreOptions): BucketStore {
   const { client, keyPrefix = "", closeClient = true, onRefundError } = options;
-
-  async function charge(checks: readonly BucketCheck[]): Promise<StoreDecision> {
-    const reply = await runScript(client, TOKEN_BUCKET, {
-      numKeys: checks.length,
-      args: buildScriptArgs(checks, keyPrefix),
-    });
-    return parseReply(reply, checks.length);
-  }
-
-  async function refund(entries: readonly RefundEntry[]): Promise<RefundResult[]> {
-    const reply = await runScript(client, REFUND, {
-      numKeys: entries.length,
-      args: buildRefundArgs(entries, keyPrefix),
-    });
-    return parseRefundReply(reply, entries.length);
-  }
-
-  const crossSlot = {
-    charge,
-    refund,
-    onRefundError: (error: unknown) => onRefundError?.(classifyRedisError(error)),
+  const crossSlot: CrossSlotDeps = {
+    ...scriptCalls(client, keyPrefix),
+    onRefundError: (error) => onRefundError?.(classifyRedisError(error)),
   };
 
   function evaluate(checks: readonly BucketCheck[]): Promise<StoreDecision> {
-    if (!client.isCluster) return charge(checks);
+    // Single node and Sentinel: one call with every key (Redis enforces slots only in Cluster).
+    if (!client.isCluster) return crossSlot.charge(checks);
     const groups = groupBySlot(checks, keyPrefix);
-    return groups.length === 1 ? charge(checks) : evaluateAcrossSlots(crossSlot, groups);
+    return groups.length === 1 ? crossSlot.charge(checks) : evaluateAcrossSlots(crossSlot, groups);
   }
 
   return {

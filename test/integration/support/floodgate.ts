@@ -72,6 +72,7 @@ function rawRlsClient(address: string): RawClient {
 /** Deletes only this server's keys; the suite's Redis may be shared. */
 async function cleanUp(url: string, prefix: string): Promise<void> {
   const client = new Redis(url, { lazyConnect: true });
+  client.on("error", () => undefined);
   try {
     await client.connect();
     await deleteByPrefix(client, prefix);
