@@ -1,5 +1,7 @@
 import { createPgAuditStore } from "../audit/pg-audit-store.js";
 import { startEmbeddedPostgres } from "../audit/embedded.js";
+import { migrateDatabase } from "../audit/migrations.js";
+import { isFloodgateError } from "../domain/errors.js";
 import { startOverrideSync } from "../audit/override-sync.js";
 import type { AuditStore } from "../audit/types.js";
 import { createAuthenticator } from "../auth/authenticator.js";
@@ -31,25 +33,80 @@ export interface AdminDeps {
   readonly store: Pick<BucketStore, "peek" | "reset" | "kind">;
 }
 
-async function database(settings: Settings, logger: Logger) {
-  if (settings.databaseUrl !== undefined)
-    return { connectionString: settings.databaseUrl, stop: () => Promise.resolve() };
+/** How often startup migrations are retried while Postgres is unreachable. */
+const MIGRATE_RETRY_MS = 5000;
+
+function reasonOf(err: unknown): string {
+  if (isFloodgateError(err)) return err.detail ?? err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Postgres may be down when a replica starts; rate limiting must not wait for it. Failed migrations
+ * are retried in the background and admin calls answer UNAVAILABLE until they succeed.
+ */
+async function migrateOrRetry(
+  settings: Settings,
+  logger: Logger,
+  databaseUrl: string,
+): Promise<{ stop(): void }> {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const attempt = (): Promise<void> =>
+    migrateDatabase({ connectionString: databaseUrl, schema: settings.databaseSchema }).then(
+      (result) =>
+        logger.info({ applied: result.applied, version: result.version }, "database migrations done"),
+      (err: unknown) => {
+        if (stopped) return;
+        logger.error(
+          { reason: reasonOf(err) },
+          "database migrations failed; retrying (admin calls are unavailable meanwhile)",
+        );
+        timer = setTimeout(() => void attempt(), MIGRATE_RETRY_MS).unref();
+      },
+    );
+  // The first attempt is awaited (a healthy start serves admin calls at once); retries are not.
+  await attempt();
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function openStore(settings: Settings, logger: Logger) {
+  const onError = (err: unknown) => logger.warn({ reason: reasonOf(err) }, "audit store connection problem");
+  const schema = settings.databaseSchema;
+  if (settings.databaseUrl !== undefined) {
+    const audit = await createPgAuditStore({
+      connectionString: settings.databaseUrl,
+      schema,
+      migrate: false,
+      onError,
+    });
+    const migrations = await migrateOrRetry(settings, logger, settings.databaseUrl);
+    return { audit, stop: () => Promise.resolve(migrations.stop()) };
+  }
   logger.info(
     { dataDir: settings.adminDataDir },
     "DATABASE_URL is not set: overrides and audit log use embedded Postgres (PGlite)",
   );
-  return startEmbeddedPostgres({ dataDir: settings.adminDataDir });
+  const embedded = await startEmbeddedPostgres({ dataDir: settings.adminDataDir });
+  const audit = await createPgAuditStore({
+    connectionString: embedded.connectionString,
+    schema,
+    ...embedded.storeOptions,
+    onError,
+  });
+  return { audit, stop: () => embedded.stop() };
 }
 
 export async function startAdmin(settings: Settings, deps: AdminDeps): Promise<AdminHandle | undefined> {
   if (settings.admin === undefined) return undefined;
   const { logger, metrics } = deps;
   const authenticator = await createAuthenticator(settings.admin);
-  const db = await database(settings, logger);
-  const audit = await createPgAuditStore({
-    connectionString: db.connectionString,
-    schema: settings.databaseSchema,
-  });
+  const { audit, stop: stopDatabase } = await openStore(settings, logger);
   const overrides = new OverrideTable();
   let lastError = "";
   const sync = await startOverrideSync({
@@ -60,7 +117,7 @@ export async function startAdmin(settings: Settings, deps: AdminDeps): Promise<A
     },
     resyncMs: settings.overrideResyncMs,
     onError: (err) => {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = reasonOf(err);
       if (lastError === "") logger.error({ reason }, "override sync failed; keeping the last overrides");
       lastError = reason;
     },
@@ -84,7 +141,7 @@ export async function startAdmin(settings: Settings, deps: AdminDeps): Promise<A
     close: async () => {
       await sync.stop();
       await audit.close();
-      await db.stop();
+      await stopDatabase();
     },
   };
 }

@@ -4,10 +4,28 @@
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import type { MigrateResult } from "../../../src/audit/migrations.js";
 import { migrate } from "../../../src/audit/migrations.js";
 import type { PgAuditStoreOptions } from "../../../src/audit/pg-audit-store.js";
 import { createPgAuditStore } from "../../../src/audit/pg-audit-store.js";
 import type { Actor, AuditStore, ChangeContext } from "../../../src/audit/types.js";
+import type { PostgresTarget } from "../../harness/postgres.js";
+import { findPostgres } from "../../harness/postgres.js";
+import { sleep } from "../../harness/processes.js";
+
+export const LIMIT = { requestsPerUnit: 10, unit: "minute", burst: undefined } as const;
+
+export const user = (id: string) => [{ key: "user_id", value: id }];
+
+/** Polls `check` every 10 ms; resolves with the time it took, or throws after `ms`. */
+export async function within(ms: number, check: () => boolean): Promise<number> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > ms) throw new Error(`not within ${ms} ms`);
+    await sleep(10);
+  }
+  return Date.now() - start;
+}
 
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomBytes(5).toString("hex")}`;
@@ -61,6 +79,7 @@ export class TestDb {
     // A session time zone far from UTC: hashes must not depend on it.
     await this.query(`alter role ${role} set timezone = 'Asia/Kathmandu'`);
     await this.query(`grant usage on schema ${s} to ${role}`);
+    await this.query(`grant select on ${s}.schema_migrations to ${role}`); // startup's version check
     await this.query(`grant select, insert, update, delete on ${s}.overrides to ${role}`);
     await this.query(`grant usage, select on sequence ${s}.overrides_id_seq to ${role}`);
     await this.query(`grant select, insert on ${s}.audit_events to ${role}`);
@@ -69,7 +88,7 @@ export class TestDb {
   }
 
   async store(options: Partial<PgAuditStoreOptions> & { schema: string }): Promise<AuditStore> {
-    const store = await createPgAuditStore({ connectionString: this.url, migrate: false, ...options });
+    const store = await createPgAuditStore({ connectionString: this.url, ...options });
     this.stores.push(store);
     return store;
   }
@@ -83,4 +102,46 @@ export class TestDb {
     }
     await this.admin.end();
   }
+}
+
+export interface AuditFixture {
+  readonly postgres: PostgresTarget;
+  readonly db: TestDb;
+  /** Migrated by two connections at once (as replicas starting together would). */
+  readonly schema: string;
+  readonly migrations: readonly MigrateResult[];
+  /** The application role's URL (least privilege) and a store connected with it. */
+  readonly appUrl: string;
+  readonly store: AuditStore;
+  auditCount(where?: string, params?: unknown[]): Promise<number>;
+  cleanup(): Promise<void>;
+}
+
+export async function auditFixture(): Promise<AuditFixture> {
+  const postgres = await findPostgres();
+  const db = new TestDb(postgres.url);
+  const schema = uniqueName("fg_audit");
+  db.schemas.push(schema);
+  const clients = [new pg.Client(postgres.url), new pg.Client(postgres.url)];
+  await Promise.all(clients.map((c) => c.connect()));
+  const migrations = await Promise.all(clients.map((c) => migrate(c, schema)));
+  await Promise.all(clients.map((c) => c.end()));
+  const appUrl = asUser(postgres.url, await db.appRole(schema));
+  const store = await db.store({ connectionString: appUrl, schema });
+  return {
+    postgres,
+    db,
+    schema,
+    migrations,
+    appUrl,
+    store,
+    auditCount: async (where = "true", params = []) => {
+      const sql = `select count(*) as n from "${schema}".audit_events where ${where}`;
+      return Number((await db.query<{ n: string }>(sql, params))[0]!.n);
+    },
+    cleanup: async () => {
+      await db.cleanup();
+      await postgres.stop();
+    },
+  };
 }
