@@ -169,6 +169,59 @@ describe("admin API over gRPC, on Postgres", () => {
     expect(b).toMatchObject({ code: status.UNAUTHENTICATED, details: "unauthenticated" });
   });
 
+  it("stops applying an override when it expires, and audits the expiry", async () => {
+    const target = { domain: "edge", entries: [{ key: "user", value: "temp" }] };
+    const expires = Date.now() + 1200;
+    await admin.call("SetOverride", {
+      target,
+      limit: { requests_per_unit: 3, unit: 1 },
+      expires_at: { seconds: Math.floor(expires / 1000), nanos: (expires % 1000) * 1e6 },
+      reason: "short",
+    });
+    const limit = async () =>
+      (await call<ProtoResponse>(server.rls, "ShouldRateLimit", rlsRequest("edge", [[["user", "temp"]]])))
+        .statuses[0]!.current_limit?.requests_per_unit;
+    expect(await limit()).toBe(3);
+    while (Date.now() < expires) await new Promise((r) => setTimeout(r, 50));
+    expect(await limit()).toBe(100);
+    const deadline = Date.now() + 5000;
+    while (!(await audit()).some((r) => r.action === "override.expire")) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await audit()).filter((r) => r.action === "override.expire")).toEqual([
+      { action: "override.expire", actor_sub: "system", reason: "expired" },
+    ]);
+  });
+
+  it("refuses bad tokens with one message and writes no audit row", async () => {
+    const rows = (await audit()).length;
+    const tokens = [
+      await fixture.token({ ttlSeconds: 999_999 }),
+      (await fixture.token()).slice(0, -4) + "AAAA",
+      "Bearer",
+      "x".repeat(9000),
+    ];
+    for (const token of tokens) {
+      const client = createAdminClient({ address: `127.0.0.1:${server.app.grpcPort}`, token });
+      const err = (await client
+        .call("SetOverride", {
+          target: { user_id: "t" },
+          limit: { requests_per_unit: 1, unit: 1 },
+          reason: "r",
+        })
+        .catch((e: unknown) => e)) as { code: number; details: string };
+      client.close();
+      expect(err).toMatchObject({ code: status.UNAUTHENTICATED, details: "unauthenticated" });
+    }
+    expect(await audit()).toHaveLength(rows);
+    const metrics = await server.app.metrics.registry.getSingleMetricAsString(
+      "floodgate_admin_requests_total",
+    );
+    expect(metrics).toMatch(/method="SetOverride",result="lifetime"} 1/);
+    expect(metrics).toMatch(/method="SetOverride",result="oversized"} 1/);
+  });
+
   it("rejects bad input from an authenticated operator, naming the field", async () => {
     const err = (await admin
       .call("SetOverride", {
