@@ -58,7 +58,7 @@ function adminUnary(
     deps.authenticator
       .authenticate(headerOf(call.metadata))
       .then((principal) => {
-        if (isMalformed(call.request)) throw invalidArgument("body");
+        if (isMalformed(call.request)) throw invalidArgument("body", "request did not decode");
         return handle({ principal, requestId }, call.request as never);
       })
       .then(

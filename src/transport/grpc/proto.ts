@@ -38,14 +38,28 @@ export function packageDefinition(): PackageDefinition {
   return cached;
 }
 
-/** Marks a request body that did not decode; the handler answers INVALID_ARGUMENT. */
+/**
+ * Marks a request body that did not decode; the handler answers INVALID_ARGUMENT, with the
+ * decoder's own error when it names a field (an unknown enum value, say).
+ */
 export const MALFORMED = Symbol("malformed");
 export interface Malformed {
-  readonly [MALFORMED]: true;
+  readonly [MALFORMED]: unknown;
 }
 
 export function isMalformed(value: unknown): value is Malformed {
   return typeof value === "object" && value !== null && MALFORMED in value;
+}
+
+/** Wraps a decoder so that it never throws into grpc-js (which would answer INTERNAL). */
+export function safeDecoder<T>(decode: (bytes: Buffer) => T): (bytes: Buffer) => T | Malformed {
+  return (bytes) => {
+    try {
+      return decode(bytes);
+    } catch (error) {
+      return { [MALFORMED]: error };
+    }
+  };
 }
 
 /**
@@ -55,17 +69,10 @@ export function isMalformed(value: unknown): value is Malformed {
 function tolerant(definition: ServiceDefinition): ServiceDefinition {
   const out: Record<string, MethodDefinition<unknown, unknown>> = {};
   for (const [name, method] of Object.entries(definition)) {
-    const decode = method.requestDeserialize;
-    out[name] = {
-      ...method,
-      requestDeserialize: (bytes: Buffer): unknown => {
-        try {
-          return decode(bytes);
-        } catch {
-          return { [MALFORMED]: true };
-        }
-      },
-    } as MethodDefinition<unknown, unknown>;
+    out[name] = { ...method, requestDeserialize: safeDecoder(method.requestDeserialize) } as MethodDefinition<
+      unknown,
+      unknown
+    >;
   }
   return out;
 }

@@ -1,25 +1,28 @@
-import type { handleUnaryCall, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
+import type { handleUnaryCall, sendUnaryData, ServerUnaryCall, ServiceDefinition } from "@grpc/grpc-js";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { invalidArgument } from "../../domain/errors.js";
+import { invalidArgument, isFloodgateError } from "../../domain/errors.js";
 import type { Logger } from "../../observability/logger.js";
 import type { Metrics } from "../../observability/metrics.js";
 import type { CheckLimitInput, CheckLimitOutcome } from "../../service/check-limit.js";
 import type { RateLimiter } from "../../service/rate-limiter.js";
 import type { ProtoCheckLimitRequest } from "./check-limit-translate.js";
 import { fromCheckLimitRequest, toCheckLimitResponse } from "./check-limit-translate.js";
+import type { Malformed } from "./proto.js";
 import {
   isMalformed,
+  MALFORMED,
   packageDefinition,
   RATE_LIMITER_SERVICE,
   RLS_SERVICE,
+  safeDecoder,
   serviceDefinition,
 } from "./proto.js";
 import { ReflectionService } from "@grpc/reflection";
 import type { GrpcHealth } from "./health.js";
 import { addHealthService } from "./health.js";
 import { loggingInterceptor } from "./logging-interceptor.js";
-import type { ProtoRateLimitRequest } from "./rls-translate.js";
-import { fromRlsRequest, toRlsResponse } from "./rls-translate.js";
+import { decodeRateLimitRequest, encodeRateLimitResponse } from "./rls-codec.js";
+import type { LimitRequest, LimitResult } from "../../service/types.js";
 import { toGrpcError } from "./status-map.js";
 import type { AdminServerDeps } from "./admin-server.js";
 import { addAdminService, addDisabledAdminService } from "./admin-server.js";
@@ -36,6 +39,28 @@ export interface GrpcServerDeps {
 interface UnaryRoute<Req> {
   readonly rpc: string;
   readonly handle: (request: Req) => Promise<object>;
+}
+
+/** The hot path's service: bytes to domain types and back through rls-codec, no generic loader. */
+const RLS_DEFINITION: ServiceDefinition = {
+  ShouldRateLimit: {
+    path: `/${RLS_SERVICE}/ShouldRateLimit`,
+    requestStream: false,
+    responseStream: false,
+    requestDeserialize: safeDecoder(decodeRateLimitRequest),
+    requestSerialize: () => {
+      throw new Error("server side only");
+    },
+    responseSerialize: (result: LimitResult) => encodeRateLimitResponse(result),
+    responseDeserialize: () => {
+      throw new Error("server side only");
+    },
+  },
+};
+
+function malformedError(value: Malformed) {
+  const cause = value[MALFORMED];
+  return isFloodgateError(cause) ? cause : invalidArgument("body", "request did not decode");
 }
 
 function requestId(call: ServerUnaryCall<unknown, unknown>): string | undefined {
@@ -57,7 +82,7 @@ function unary<Req>(route: UnaryRoute<Req>, deps: GrpcServerDeps): handleUnaryCa
       end();
       callback(mapped.error);
     };
-    if (isMalformed(call.request)) return fail(invalidArgument("body", "request did not decode"));
+    if (isMalformed(call.request)) return fail(malformedError(call.request));
     route.handle(call.request).then((response) => {
       end();
       callback(null, response);
@@ -89,12 +114,9 @@ export interface GrpcServer {
 
 export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   const server = new Server({ ...SERVER_OPTIONS, interceptors: [loggingInterceptor(deps.logger)] });
-  server.addService(serviceDefinition(RLS_SERVICE), {
-    ShouldRateLimit: unary<ProtoRateLimitRequest>(
-      {
-        rpc: "ShouldRateLimit",
-        handle: async (req) => toRlsResponse(await deps.limiter.decide(fromRlsRequest(req))),
-      },
+  server.addService(RLS_DEFINITION, {
+    ShouldRateLimit: unary<LimitRequest>(
+      { rpc: "ShouldRateLimit", handle: (req) => deps.limiter.decide(req) },
       deps,
     ),
   });
