@@ -64,9 +64,7 @@ export function createMetrics(): Metrics {
     labelNames: ["action"] as const,
     registers: [registry],
   });
-  const observer: DecisionObserver = {
-    onDecision: ({ domain, outcome, source }) => decisions.inc({ domain, outcome, source: source ?? "none" }),
-  };
+  const observer = decisionObserver(decisions);
   return {
     registry,
     decisions,
@@ -77,6 +75,25 @@ export function createMetrics(): Metrics {
     auditEvents,
     ...store,
     observer,
+  };
+}
+
+/**
+ * Called on every decision: the labelled child is looked up once per label combination (they are
+ * bounded) instead of hashing a label object on each call.
+ */
+function decisionObserver(decisions: Counter<"domain" | "outcome" | "source">): DecisionObserver {
+  const children = new Map<string, Counter.Internal>();
+  return {
+    onDecision: ({ domain, outcome, source }) => {
+      const key = `${domain}\u0000${outcome}\u0000${source ?? "none"}`;
+      let child = children.get(key);
+      if (child === undefined) {
+        child = decisions.labels({ domain, outcome, source: source ?? "none" });
+        children.set(key, child);
+      }
+      child.inc();
+    },
   };
 }
 
