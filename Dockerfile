@@ -52,6 +52,7 @@ USER 1000:1000
 EXPOSE 8080 8081
 
 # Slim images have no curl: Node's own fetch asks /healthz (liveness: the process answers HTTP).
+# It calls 127.0.0.1, which the default HOST=0.0.0.0 covers; keep that if you change HOST.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/healthz',{signal:AbortSignal.timeout(2000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: run test build lint format check bench clean
+.PHONY: run test build lint format check bench clean docker
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -32,6 +32,14 @@ test: $(NODE_MODULES_STAMP)
 ## Measurements, not tests (issue 6 extends this).
 bench: build
 	node --expose-gc dist/bench/local-heap.js 1000000
+
+IMAGE ?= floodgate:$(shell node -p "require('./package.json').version")
+
+## Build the container image (Dockerfile). Needs a Docker engine, not only the docker client.
+docker:
+	@command -v docker >/dev/null 2>&1 || { echo "make docker: the docker command is not installed; install Docker to build $(IMAGE)." >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "make docker: no Docker engine is reachable ('docker info' failed). Start Docker, or build $(IMAGE) on a machine that has an engine." >&2; exit 1; }
+	docker build -t $(IMAGE) .
 
 format: $(NODE_MODULES_STAMP)
 	npx prettier --write .

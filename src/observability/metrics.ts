@@ -65,6 +65,10 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
   const observer = decisionObserver(decisions);
+  // Series that alerts watch with increase() must exist before their first event, or the first
+  // reload failure or fallback would not show as an increase.
+  for (const result of ["success", "error"]) configReloads.inc({ result }, 0);
+  for (const to of ["local", "redis"]) store.fallbackTransitions.inc({ to }, 0);
   return {
     registry,
     decisions,

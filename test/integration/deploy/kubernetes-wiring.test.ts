@@ -1,0 +1,296 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { describe, expect, it } from "vitest";
+import { createAuthenticator } from "../../../src/auth/authenticator.js";
+import { loadSettings } from "../../../src/config/settings.js";
+import { render } from "./support/kubernetes.js";
+import type { Container, Pod } from "./support/pods.js";
+import {
+  containerNamed,
+  envOf,
+  envValue,
+  find,
+  floodgateSettings,
+  mountFor,
+  ofKind,
+  pods,
+  portNames,
+  selects,
+} from "./support/pods.js";
+import type { Json } from "./support/repo.js";
+import { asArray, at, isObject, loadOne } from "./support/repo.js";
+
+/** How the objects of each layout fit together: what a `kubectl apply` would only reveal at run time. */
+const BASE = render("deploy/k8s/base").resources;
+const CENTRAL = render("deploy/k8s/central").resources;
+
+function secretValue(resources: typeof BASE, ref: unknown): string {
+  const secret = find(resources, "v1/Secret", String(at(ref, "name")));
+  const value = (at(secret, "stringData") as Record<string, string>)[String(at(ref, "key"))];
+  if (value === undefined) throw new Error(`secret key ${String(at(ref, "key"))} is missing`);
+  return value;
+}
+
+/** The environment Floodgate would see in `container`, secrets resolved. */
+function environment(resources: typeof BASE, container: Container): Record<string, string> {
+  return Object.fromEntries(
+    [...envOf(container)].map(([name, entry]) => [
+      name,
+      typeof entry.value === "string"
+        ? entry.value
+        : secretValue(resources, at(entry, "valueFrom", "secretKeyRef")),
+    ]),
+  );
+}
+
+describe.each([
+  ["sidecar (base)", BASE],
+  ["central", CENTRAL],
+] as const)("%s layout", (_layout, resources) => {
+  const all = pods(resources);
+  const floodgates = containerNamed(all, "floodgate");
+
+  it("runs exactly one Floodgate container per pod that has one", () => {
+    expect(floodgates.length).toBe(1);
+  });
+
+  it("every ConfigMap, Secret and key a pod uses exists", () => {
+    for (const pod of all) {
+      for (const volume of asArray(pod.spec.volumes ?? [], "volumes").filter(isObject)) {
+        if (isObject(volume.configMap)) find(resources, "v1/ConfigMap", String(volume.configMap.name));
+        if (isObject(volume.secret)) {
+          for (const item of asArray(volume.secret.items ?? [], "items")) {
+            secretValue(resources, { name: volume.secret.secretName, key: at(item, "key") });
+          }
+        }
+      }
+      for (const container of pod.containers) {
+        for (const entry of envOf(container).values()) {
+          if (isObject(entry.valueFrom)) secretValue(resources, at(entry, "valueFrom", "secretKeyRef"));
+        }
+        for (const mount of asArray(container.volumeMounts ?? [], "volumeMounts")) {
+          expect(mountFor(pod, container, String(at(mount, "mountPath"))), `${container.name}`).toBeDefined();
+        }
+      }
+    }
+  });
+
+  it("every Service, PodDisruptionBudget and autoscaler finds its target", () => {
+    for (const service of ofKind(resources, "v1/Service")) {
+      const selector = at(service, "spec", "selector") as Record<string, string>;
+      const matched = all.filter((pod) => selects(selector, pod.labels));
+      expect(matched.length, `Service ${String(at(service, "metadata", "name"))}`).toBe(1);
+      const names = matched[0]!.containers.flatMap(portNames);
+      for (const port of asArray(at(service, "spec", "ports"), "ports")) {
+        const target = at(port, "targetPort");
+        if (typeof target === "string")
+          expect(names, `Service port ${String(at(port, "name"))}`).toContain(target);
+      }
+    }
+    for (const pdb of ofKind(resources, "policy/v1/PodDisruptionBudget")) {
+      const selector = at(pdb, "spec", "selector", "matchLabels") as Record<string, string>;
+      expect(all.filter((pod) => selects(selector, pod.labels))).toHaveLength(1);
+    }
+    for (const hpa of ofKind(resources, "autoscaling/v2/HorizontalPodAutoscaler")) {
+      expect(all.map((p) => p.owner)).toContain(at(hpa, "spec", "scaleTargetRef", "name"));
+    }
+  });
+
+  it("probes on a named port use a port of their own container (names do not cross containers)", () => {
+    for (const pod of all) {
+      for (const container of pod.containers) {
+        for (const probe of ["startupProbe", "livenessProbe", "readinessProbe"]) {
+          const spec = container[probe];
+          const action = isObject(spec) ? (spec.httpGet ?? spec.tcpSocket ?? spec.grpc) : undefined;
+          const port = isObject(action) ? action.port : undefined;
+          if (typeof port === "string")
+            expect(portNames(container), `${container.name} ${probe}`).toContain(port);
+        }
+      }
+    }
+  });
+
+  it("every container runs unprivileged, with requests and a memory limit", () => {
+    for (const pod of all) {
+      expect(at(pod.spec, "securityContext", "runAsNonRoot")).toBe(true);
+      for (const container of pod.containers) {
+        const security = at(container, "securityContext") as Json;
+        expect(security.allowPrivilegeEscalation, container.name).toBe(false);
+        expect(security.readOnlyRootFilesystem, container.name).toBe(true);
+        expect(security.runAsUser, container.name).toBeGreaterThan(0);
+        expect(at(container, "securityContext", "capabilities", "drop")).toEqual(["ALL"]);
+        expect(isObject(at(container, "resources", "requests")), container.name).toBe(true);
+        expect(at(container, "resources", "limits", "memory"), container.name).toBeDefined();
+      }
+    }
+  });
+
+  it("Floodgate: known settings only, and they load", () => {
+    const [, container] = floodgates[0]!;
+    const known = floodgateSettings();
+    const unknown = [...envOf(container).keys()].filter(
+      (name) => !known.has(name) && name !== "NODE_OPTIONS",
+    );
+    expect(unknown).toEqual([]);
+    expect(() => loadSettings(environment(resources, container))).not.toThrow();
+  });
+
+  it("Floodgate: rules and admin keys are mounted where its settings point", () => {
+    const [pod, container] = floodgates[0]!;
+    const rules = mountFor(pod, container, envValue(container, "RULES_PATH")!);
+    expect(rules?.mountPath).toBe(envValue(container, "RULES_PATH"));
+    expect(at(rules?.volume, "configMap", "name")).toBe("floodgate-rules");
+    const jwksPath = envValue(container, "ADMIN_JWKS_FILE")!;
+    const jwks = mountFor(pod, container, jwksPath);
+    const items = asArray(at(jwks?.volume, "secret", "items"), "items");
+    expect(items.map((i) => `${jwks!.mountPath}/${String(at(i, "path"))}`)).toContain(jwksPath);
+  });
+
+  it("Floodgate: probes for startup (gRPC health), liveness (/healthz) and readiness (/readyz), and its two ports", () => {
+    const [, container] = floodgates[0]!;
+    expect(at(container, "startupProbe", "grpc", "port")).toBe(8081);
+    expect(at(container, "livenessProbe", "httpGet", "path")).toBe("/healthz");
+    expect(at(container, "readinessProbe", "httpGet", "path")).toBe("/readyz");
+    const ports = asArray(container.ports, "ports").map((p) => at(p, "containerPort"));
+    expect(ports.sort()).toEqual([8080, 8081]);
+    expect(at(container, "resources", "requests", "cpu")).toBe("1");
+  });
+
+  it("Floodgate: FALLBACK_DIVISOR is the usual replica count", () => {
+    const [pod, container] = floodgates[0]!;
+    const hpa = ofKind(resources, "autoscaling/v2/HorizontalPodAutoscaler")[0];
+    const replicas = hpa === undefined ? pod.replicas : at(hpa, "spec", "minReplicas");
+    expect(Number(envValue(container, "FALLBACK_DIVISOR"))).toBe(replicas);
+  });
+
+  it("the grace period covers the preStop pause and Floodgate's own drain", () => {
+    for (const pod of all) {
+      const pauses = pod.containers.map((c) =>
+        Number(
+          (c.lifecycle as Json | undefined)?.preStop ? at(c, "lifecycle", "preStop", "sleep", "seconds") : 0,
+        ),
+      );
+      const drain = floodgates.some(([p]) => p === pod)
+        ? Number(envValue(floodgates[0]![1], "SHUTDOWN_GRACE_MS")) / 1000
+        : 0;
+      expect(Number(pod.spec.terminationGracePeriodSeconds), pod.owner).toBeGreaterThan(
+        Math.max(...pauses) + drain,
+      );
+    }
+  });
+
+  it("Envoy runs its config from the envoy-sidecar ConfigMap, probed on its health-check path", () => {
+    const [[pod, envoy]] = containerNamed(all, "envoy") as [[Pod, Container]];
+    const mount = mountFor(pod, envoy, "/etc/envoy/envoy.yaml");
+    const configMap = find(resources, "v1/ConfigMap", String(at(mount?.volume, "configMap", "name")));
+    const config: unknown = parse(String(at(configMap, "data", "envoy.yaml")));
+    expect(envoy.args).toEqual(["-c", "/etc/envoy/envoy.yaml"]);
+    const listener = at(
+      config,
+      "static_resources",
+      "listeners",
+      0,
+      "address",
+      "socket_address",
+      "port_value",
+    );
+    expect(at(envoy, "ports", 0, "containerPort")).toBe(listener);
+    const filters = asArray(
+      at(
+        config,
+        "static_resources",
+        "listeners",
+        0,
+        "filter_chains",
+        0,
+        "filters",
+        0,
+        "typed_config",
+        "http_filters",
+      ),
+      "http_filters",
+    );
+    const health = filters.find((f) => isObject(f) && f.name === "envoy.filters.http.health_check");
+    expect(at(envoy, "readinessProbe", "httpGet", "path")).toBe(
+      at(health, "typed_config", "headers", 0, "string_match", "exact"),
+    );
+    // The app listens where Envoy's `app` cluster sends traffic.
+    const app = pod.containers.find((c) => c.name === "app")!;
+    const clusters = asArray(at(config, "static_resources", "clusters"), "clusters");
+    const appAddress = at(
+      clusters.find((c) => isObject(c) && c.name === "app"),
+      "load_assignment",
+      "endpoints",
+      0,
+      "lb_endpoints",
+      0,
+      "endpoint",
+      "address",
+      "socket_address",
+    ) as Json;
+    expect(app.args).toContain(`-listen=${String(appAddress.address)}:${String(appAddress.port_value)}`);
+  });
+});
+
+describe("sidecar layout specifics", () => {
+  it("Floodgate and Envoy are native sidecars, Floodgate first", () => {
+    const [app] = pods(BASE);
+    const init = asArray(app!.spec.initContainers, "initContainers");
+    expect(init.map((c) => [at(c, "name"), at(c, "restartPolicy")])).toEqual([
+      ["floodgate", "Always"],
+      ["envoy", "Always"],
+    ]);
+  });
+
+  it("the placeholder JWKS in the Secret is one Floodgate accepts (so the pod starts)", async () => {
+    const jwks = (at(find(BASE, "v1/Secret", "floodgate-secrets"), "stringData") as Record<string, string>)[
+      "jwks.json"
+    ]!;
+    const dir = await mkdtemp(join(tmpdir(), "fg-jwks-"));
+    try {
+      await writeFile(join(dir, "jwks.json"), jwks);
+      const settings = { jwksFile: join(dir, "jwks.json"), jwksUrl: undefined, publicKeyFile: undefined };
+      const admin = { ...settings, issuer: "i", audience: "a", maxLifetimeS: 3600, clockToleranceS: 30 };
+      await expect(createAuthenticator(admin)).resolves.toBeDefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("central layout specifics", () => {
+  it("runs the same Floodgate container as the sidecar, apart from the sidecar and preStop fields", () => {
+    const strip = ({ restartPolicy: _r, lifecycle: _l, ...rest }: Container) => rest;
+    const [[, sidecar]] = containerNamed(pods(BASE), "floodgate") as [[Pod, Container]];
+    const [[owner, central]] = containerNamed(pods(CENTRAL), "floodgate") as [[Pod, Container]];
+    expect(owner.owner).toBe("floodgate");
+    expect(strip(central)).toEqual(strip(sidecar));
+  });
+
+  it("the app pods keep Envoy but not Floodgate, and Envoy finds Floodgate through a headless Service", () => {
+    const app = pods(CENTRAL).find((p) => p.owner === "app")!;
+    expect(app.containers.map((c) => c.name).sort()).toEqual(["app", "envoy"]);
+    const service = find(CENTRAL, "v1/Service", "floodgate");
+    expect(at(service, "spec", "clusterIP")).toBe("None");
+    expect(asArray(at(service, "spec", "ports"), "ports").map((p) => at(p, "port"))).toContain(8081);
+    const envoy = loadOne("deploy/k8s/central/envoy.yaml");
+    const clusters = asArray(at(envoy, "static_resources", "clusters"), "clusters");
+    const ratelimit = clusters.find((c) => isObject(c) && c.name === "ratelimit");
+    expect(
+      at(
+        ratelimit,
+        "load_assignment",
+        "endpoints",
+        0,
+        "lb_endpoints",
+        0,
+        "endpoint",
+        "address",
+        "socket_address",
+        "address",
+      ),
+    ).toBe("floodgate");
+  });
+});

@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import type { Resource } from "./support/kubernetes.js";
+import {
+  kindOf,
+  kustomizationFile,
+  loadKustomization,
+  nameOf,
+  render,
+  unknownFields,
+  validateSchema,
+} from "./support/kubernetes.js";
+import { asArray, at, filesUnder, isObject, loadOne, readText } from "./support/repo.js";
+
+/**
+ * The kustomize base (sidecar layout) and the central overlay: every object validates against the
+ * Kubernetes (and Prometheus Operator) schemas with no unknown field, and the kustomizations
+ * reference files that exist, in a form kustomize accepts.
+ */
+const LAYOUTS = ["deploy/k8s/base", "deploy/k8s/central"];
+
+describe.each(LAYOUTS)("%s", (dir) => {
+  const { resources, kustomization } = render(dir);
+
+  it("loads: every resource, generator file and patch exists", () => {
+    expect(kustomization.problems).toEqual([]);
+    expect(resources.length).toBeGreaterThan(8);
+  });
+
+  it("every object validates against its Kubernetes schema", () => {
+    const problems = resources.flatMap((r) => validateSchema(r.value).map((p) => `${r.source}: ${p}`));
+    expect(problems).toEqual([]);
+  });
+
+  it("no object has a field its type does not know (a typo the API server would drop)", () => {
+    expect(unknownFields(resources)).toEqual([]);
+  });
+
+  it("names are unique per kind", () => {
+    const keys = resources.map((r) => `${kindOf(r.value)} ${nameOf(r.value)}`);
+    expect(keys.filter((k, i) => keys.indexOf(k) !== i)).toEqual([]);
+  });
+
+  it("has the objects issue 5 asks for", () => {
+    const kinds = new Set(resources.map((r) => kindOf(r.value)));
+    for (const kind of [
+      "apps/v1/Deployment",
+      "v1/Service",
+      "v1/ConfigMap",
+      "v1/Secret",
+      "policy/v1/PodDisruptionBudget",
+      "monitoring.coreos.com/v1/ServiceMonitor",
+      "monitoring.coreos.com/v1/PrometheusRule",
+    ]) {
+      expect(kinds, kind).toContain(kind);
+    }
+  });
+});
+
+describe("kustomize specifics", () => {
+  it("the schema checks reject what they should", () => {
+    const deployment = render("deploy/k8s/base").resources.find(
+      (r) => kindOf(r.value) === "apps/v1/Deployment",
+    )!;
+    const broken = structuredClone(deployment.value);
+    const spec = at(broken, "spec") as Record<string, unknown>;
+    spec.replicas = "three";
+    const container = at(broken, "spec", "template", "spec", "containers", 0) as Record<string, unknown>;
+    container.readinesProbe = container.readinessProbe;
+    expect(validateSchema(broken)).toEqual([expect.stringContaining("spec/replicas must be integer")]);
+    const typed = unknownFields([{ source: "broken", value: broken }]);
+    expect(typed.some((p) => p.includes("readinesProbe"))).toBe(true);
+  });
+
+  it("the rules ConfigMap holds every rules file, under a stable name (so changes hot-reload)", () => {
+    const kustomization = loadKustomization("deploy/rules");
+    const [generator] = kustomization.generated;
+    const rulesFiles = filesUnder("deploy/rules")
+      .filter((f) => /\.ya?ml$/.test(f))
+      .map((f) => f.slice("deploy/rules/".length));
+    expect(generator?.name).toBe("floodgate-rules");
+    expect([...(generator?.files ?? [])].sort()).toEqual(rulesFiles.sort());
+    expect(generator?.options.disableNameSuffixHash).toBe(true);
+  });
+
+  it("kustomization files outside deploy/k8s are named so that Floodgate and Envoy ignore them", () => {
+    // Floodgate loads every *.yaml in RULES_PATH: a kustomization.yaml there would be a bad rules file.
+    expect(kustomizationFile("deploy/rules")).toBe("deploy/rules/Kustomization");
+    expect(kustomizationFile("envoy")).toBe("envoy/Kustomization");
+    expect(loadKustomization("envoy").generated.map((g) => [g.name, g.files])).toEqual([
+      ["envoy-sidecar", ["envoy.yaml"]],
+    ]);
+  });
+
+  it("the image is set in one place, and the Secret says loudly that it holds placeholders", () => {
+    const images = asArray(at(loadOne("deploy/k8s/base/kustomization.yaml"), "images"), "images");
+    expect(images).toContainEqual(expect.objectContaining({ name: "floodgate" }));
+    const secret = readText("deploy/k8s/base/secret.yaml");
+    expect(secret).toMatch(/PLACEHOLDER/);
+    expect(secret).toMatch(/CHANGE-ME/);
+  });
+
+  it("the PrometheusRule and ServiceMonitor target Floodgate's metrics Service", () => {
+    const { resources } = render("deploy/k8s/base");
+    const find = (kind: string, name: string): Resource["value"] => {
+      const found = resources.find((r) => kindOf(r.value) === kind && nameOf(r.value) === name);
+      if (found === undefined) throw new Error(`no ${kind} ${name}`);
+      return found.value;
+    };
+    const monitor = find("monitoring.coreos.com/v1/ServiceMonitor", "floodgate");
+    const selector = at(monitor, "spec", "selector", "matchLabels") as Record<string, string>;
+    const services = resources.filter((r) => kindOf(r.value) === "v1/Service");
+    const selected = services.filter((s) => {
+      const labels = (at(s.value, "metadata") as { labels?: Record<string, string> }).labels ?? {};
+      return Object.entries(selector).every(([k, v]) => labels[k] === v);
+    });
+    expect(selected.map((s) => nameOf(s.value))).toEqual(["floodgate-http"]);
+    const portNames = asArray(at(selected[0]!.value, "spec", "ports"), "ports").map((p) => at(p, "name"));
+    for (const endpoint of asArray(at(monitor, "spec", "endpoints"), "endpoints")) {
+      expect(portNames).toContain(at(endpoint, "port"));
+      expect(at(endpoint, "path")).toBe("/metrics");
+    }
+    expect(isObject(find("monitoring.coreos.com/v1/PrometheusRule", "floodgate"))).toBe(true);
+  });
+});
