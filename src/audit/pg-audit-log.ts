@@ -4,8 +4,7 @@ import type { Db } from "./pg-db.js";
 import type { AuditRow } from "./pg-rows.js";
 import { AUDIT_COLUMNS, clampPageSize, decodePageToken, toAuditEvent, toPage } from "./pg-rows.js";
 import type {
-  Actor,
-  AuditAction,
+  AuditEntry,
   AuditEvent,
   AuditStore,
   ChangeContext,
@@ -17,16 +16,7 @@ import { SYSTEM_ACTOR } from "./types.js";
 export const GENESIS_HASH = "0".repeat(64);
 const VERIFY_BATCH = 1000;
 
-export interface AuditInsert {
-  readonly actor: Actor;
-  readonly action: AuditAction;
-  readonly domain: string | undefined;
-  readonly target: unknown;
-  readonly before: unknown;
-  readonly after: unknown;
-  readonly reason: string | undefined;
-  readonly requestId: string | undefined;
-}
+export type AuditInsert = AuditEntry;
 
 function jsonParam(value: unknown): string | null {
   return value === undefined || value === null ? null : JSON.stringify(value);

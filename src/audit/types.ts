@@ -34,11 +34,8 @@ export const SYSTEM_ACTOR: Actor = Object.freeze({ sub: "system", iss: "floodgat
 export type AuditAction =
   "override.set" | "override.delete" | "override.expire" | "bucket.reset" | "rules.reload";
 
-export interface AuditEvent {
-  /** bigserial, as a decimal string. */
-  readonly id: string;
-  /** From the database clock. */
-  readonly at: Date;
+/** What an audit row records; the database adds the id, the time and the hash chain. */
+export interface AuditEntry {
   readonly actor: Actor;
   readonly action: AuditAction;
   readonly domain: string | undefined;
@@ -48,6 +45,13 @@ export interface AuditEvent {
   readonly after: unknown;
   readonly reason: string | undefined;
   readonly requestId: string | undefined;
+}
+
+export interface AuditEvent extends AuditEntry {
+  /** bigserial, as a decimal string. */
+  readonly id: string;
+  /** From the database clock. */
+  readonly at: Date;
   readonly prevHash: string;
   readonly hash: string;
 }
