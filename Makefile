@@ -8,7 +8,7 @@ $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $(NODE_MODULES_STAMP)
 
-dist/.built: $(NODE_MODULES_STAMP) $(shell find src proto bench -type f 2>/dev/null) tsconfig.json tsconfig.build.json
+dist/.built: $(NODE_MODULES_STAMP) $(shell find src proto bench test/harness -type f 2>/dev/null) tsconfig.json tsconfig.build.json
 	npx tsc -p tsconfig.build.json
 	cp src/store/redis/*.lua dist/src/store/redis/
 	@touch dist/.built
@@ -29,9 +29,10 @@ test: $(NODE_MODULES_STAMP)
 	npx vitest run --reporter=default --reporter=json --outputFile=.vitest-report.json
 	node scripts/test-summary.mjs .vitest-report.json
 
-## Measurements, not tests (issue 6 extends this).
+## Measurements, not tests (issue 6): prints a table per scenario and rewrites docs/benchmarks.md.
+## Optional: apt-get install -y nghttp2-client (h2load), a load generator that uses far less CPU.
 bench: build
-	node --expose-gc dist/bench/local-heap.js 1000000
+	node dist/bench/run.js
 
 IMAGE ?= floodgate:$(shell node -p "require('./package.json').version")
 

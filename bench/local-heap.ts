@@ -1,6 +1,6 @@
 /**
  * Heap used per bucket by the in-process store (issue 3, item 5). Not a test: it measures and
- * prints. Run with `node --expose-gc` on the built code: `make bench-heap`.
+ * prints. Run with `node --expose-gc` on the built code: `make bench`.
  */
 import { createMemoryStore } from "../src/store/local/memory-store.js";
 import { bucketKey } from "../src/store/keys.js";

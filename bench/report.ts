@@ -1,0 +1,226 @@
+/** Results as tables (stdout and Markdown) and the issue-6 targets with PASS or FAIL. */
+import type { Row } from "./measure.js";
+import type { ServerId } from "./servers.js";
+
+export type ScenarioId = "one" | "three" | "half" | "flood";
+
+export interface ScenarioResult {
+  readonly id: ScenarioId;
+  readonly title: string;
+  readonly rows: readonly Row[];
+}
+
+export interface HeapResult {
+  readonly buckets: number;
+  readonly bytesPerBucket: number;
+  readonly line: string;
+}
+
+export interface BenchResults {
+  readonly scenarios: readonly ScenarioResult[];
+  /** The fixed rate of the "half" scenario, in requests per second. */
+  readonly halfRate: number;
+  readonly heap: HeapResult | undefined;
+}
+
+export interface Target {
+  readonly text: string;
+  readonly measured: string;
+  readonly pass: boolean;
+}
+
+const dash = "–";
+const fixed = (n: number | undefined, digits: number) =>
+  n === undefined || Number.isNaN(n) ? dash : n.toFixed(digits);
+const percent = (n: number | undefined) =>
+  n === undefined || !Number.isFinite(n) ? dash : `${Math.round(n * 100)}%`;
+
+export function rowOf(results: BenchResults, scenario: ScenarioId, server: ServerId): Row | undefined {
+  return results.scenarios.find((s) => s.id === scenario)?.rows.find((r) => r.server.id === server);
+}
+
+/** Share of decisions Floodgate took from its local over-limit cache in a run. */
+export function localCacheShare(row: Row | undefined): number | undefined {
+  if (row?.sources === undefined) return undefined;
+  const total = Object.values(row.sources).reduce((n, v) => n + v, 0);
+  return total > 0 ? (row.sources.local_cache ?? 0) / total : undefined;
+}
+
+function sourcesText(row: Row): string {
+  if (row.sources === undefined) return dash;
+  const total = Object.values(row.sources).reduce((n, v) => n + v, 0);
+  const shares = Object.entries(row.sources).filter(([, n]) => n > 0);
+  return (
+    shares.map(([source, n]) => `${source} ${n / total < 0.005 ? "<1%" : percent(n / total)}`).join(", ") ||
+    dash
+  );
+}
+
+const HEADER = ["server", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "vs (a)", "Redis calls/req"];
+const TAIL = ["errors", "CPU % server/redis", "decision source"];
+
+function cells(row: Row, baseline: Row | undefined, openLoop: boolean): string[] {
+  const errors = row.dropped > 0 ? `${row.errors} (+${row.dropped} not sent)` : String(row.errors);
+  const cpu = `${Math.round(row.serverCpu)}${row.redisCpu === undefined ? "" : ` / ${Math.round(row.redisCpu)}`}`;
+  return [
+    row.server.label,
+    Math.round(row.rps).toLocaleString("en-US"),
+    fixed(row.p50, 2),
+    fixed(row.p99, 2),
+    fixed(row.p999, 2),
+    percent(baseline === undefined ? undefined : row.rps / baseline.rps),
+    fixed(row.redisCallsPerRequest, 3),
+    ...(openLoop ? [fixed(row.lagP99, 2)] : []),
+    errors,
+    cpu,
+    sourcesText(row),
+  ];
+}
+
+function grid(scenario: ScenarioResult): string[][] {
+  const openLoop = scenario.id === "half";
+  const baseline = scenario.rows.find((r) => r.server.id === "baseline");
+  return [
+    [...HEADER, ...(openLoop ? ["generator lag p99 ms"] : []), ...TAIL],
+    ...scenario.rows.map((row) => cells(row, baseline, openLoop)),
+  ];
+}
+
+/** A fixed-width table for the terminal. */
+export function textTable(scenario: ScenarioResult): string {
+  const rows = grid(scenario);
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) =>
+    r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)));
+  const body = rows.map((r) => line(r).join("  "));
+  body.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
+  return `${scenario.title}\n${body.join("\n")}\n`;
+}
+
+export function markdownTable(scenario: ScenarioResult): string {
+  const rows = grid(scenario);
+  const align = rows[0]!.map((_, c) => (c === 0 || c === rows[0]!.length - 1 ? "---" : "--:"));
+  return [rows[0]!, align, ...rows.slice(1)].map((r) => `| ${r.join(" | ")} |`).join("\n");
+}
+
+/** Share of a Redis-backed Floodgate's decisions that came from its local fallback store. */
+function fallbackShare(row: Row): number {
+  const total = Object.values(row.sources ?? {}).reduce((n, v) => n + v, 0);
+  return row.server.usesRedis && total > 0 ? (row.sources?.local ?? 0) / total : 0;
+}
+
+/** Things a reader must know to trust a table: fallback decisions, a rate not kept up with. */
+export function notes(scenario: ScenarioResult, halfRate: number): string[] {
+  const out: string[] = [];
+  for (const row of scenario.rows) {
+    const local = fallbackShare(row);
+    if (local > 0.01) {
+      out.push(
+        `${row.server.label} took ${percent(local)} of its decisions from its local fallback store: Redis ` +
+          "answers took longer than REDIS_TIMEOUT_MS under this load and opened the breaker, so this row " +
+          "measures the fallback, not Redis.",
+      );
+    }
+    if (scenario.id === "half" && (row.rps < halfRate * 0.95 || row.dropped > 0)) {
+      const rate = Math.round(row.rps).toLocaleString("en-US");
+      out.push(`${row.server.label} did not keep up with the fixed rate (${rate} req/s answered).`);
+    }
+  }
+  return out;
+}
+
+/** A number only counts when (almost) nothing failed, and a Redis row measured Redis. */
+function clean(row: Row | undefined): boolean {
+  return row !== undefined && row.errors + row.dropped <= row.measured * 0.001 && fallbackShare(row) <= 0.01;
+}
+
+/** Marks a measurement that does not count (see `clean`). */
+function flagged(text: string, row: Row | undefined): string {
+  if (row === undefined || clean(row)) return text;
+  return fallbackShare(row) > 0.01
+    ? `${text} (local fallback, not Redis)`
+    : `${text} (errors or requests not sent)`;
+}
+
+function ratioTarget(results: BenchResults, spec: { scenario: ScenarioId; server: ServerId; min: number }) {
+  const row = rowOf(results, spec.scenario, spec.server);
+  const base = rowOf(results, spec.scenario, "baseline");
+  const ratio = row && base ? row.rps / base.rps : Number.NaN;
+  const measured = Number.isFinite(ratio) ? `${(ratio * 100).toFixed(1)}%` : dash;
+  return { measured: flagged(measured, row), pass: ratio >= spec.min && clean(row) };
+}
+
+function fasterTarget(results: BenchResults, scenario: ScenarioId): Omit<Target, "text"> {
+  const ours = rowOf(results, scenario, "redis");
+  const peer = rowOf(results, scenario, "peer");
+  const ratio = ours && peer ? ours.rps / peer.rps : Number.NaN;
+  return {
+    measured: flagged(Number.isFinite(ratio) ? `${ratio.toFixed(2)}× the peer` : dash, ours),
+    pass: ratio > 1 && clean(ours),
+  };
+}
+
+function latencyTargets(results: BenchResults): Target[] {
+  const rate = Math.round(results.halfRate).toLocaleString("en-US");
+  return (["redis", "memory"] as const).flatMap((server) => {
+    const row = rowOf(results, "half", server);
+    const name = server === "redis" ? "Redis" : "in-memory";
+    return [
+      {
+        text: `${name}, at half the baseline's rate (${rate} req/s): p99 ≤ 2 ms`,
+        measured: flagged(`${fixed(row?.p99, 2)} ms`, row),
+        pass: row !== undefined && clean(row) && row.p99 <= 2,
+      },
+      {
+        text: `${name}, at half the baseline's rate: p99.9 ≤ 5 ms`,
+        measured: flagged(`${fixed(row?.p999, 2)} ms`, row),
+        pass: row !== undefined && clean(row) && row.p999 <= 5,
+      },
+    ];
+  });
+}
+
+function evalshaTarget(results: BenchResults): Target {
+  const values = (["one", "three"] as const).map((s) => rowOf(results, s, "redis")?.evalshaPerRequest);
+  return {
+    text: "Exactly one EVALSHA per request (Redis; 1 and 3 descriptors)",
+    measured: values.map((v) => fixed(v, 3)).join(" / "),
+    pass: values.every((v) => v !== undefined && Math.abs(v - 1) <= 0.001),
+  };
+}
+
+export function targets(results: BenchResults): Target[] {
+  const share = localCacheShare(rowOf(results, "flood", "redis"));
+  const heap = results.heap;
+  return [
+    {
+      text: "1 descriptor on Redis: ≥ 75% of the baseline's req/s",
+      ...ratioTarget(results, { scenario: "one", server: "redis", min: 0.75 }),
+    },
+    { text: "1 descriptor on Redis: faster than the peer (d)", ...fasterTarget(results, "one") },
+    { text: "3 descriptors on Redis: faster than the peer (d)", ...fasterTarget(results, "three") },
+    {
+      text: "3 descriptors on Redis: ≥ 65% of the baseline's req/s",
+      ...ratioTarget(results, { scenario: "three", server: "redis", min: 0.65 }),
+    },
+    {
+      text: "In-memory store, 1 descriptor: ≥ 85% of the baseline's req/s",
+      ...ratioTarget(results, { scenario: "one", server: "memory", min: 0.85 }),
+    },
+    ...latencyTargets(results),
+    evalshaTarget(results),
+    {
+      text: "Flood of one denied key: ≥ 90% of decisions from the local over-limit cache",
+      measured: percent(share),
+      pass: (share ?? 0) >= 0.9,
+    },
+    {
+      text: "Local store: ≤ 300 bytes of heap per bucket at 1 M buckets",
+      measured:
+        heap === undefined
+          ? "not run"
+          : `${heap.bytesPerBucket} B at ${heap.buckets.toLocaleString("en-US")} buckets`,
+      pass: heap !== undefined && heap.bytesPerBucket <= 300 && heap.buckets >= 1_000_000,
+    },
+  ];
+}

@@ -1,0 +1,183 @@
+/**
+ * `make bench` (issue 6): starts the baseline, Floodgate in memory, Floodgate on a private Redis
+ * and the rate-limiter-flexible peer, each in its own process; drives each with the same load;
+ * prints a table per scenario and writes docs/benchmarks.md. A benchmark, not a test: it measures
+ * and reports, and fails only when something could not be measured.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import type { RedisServer } from "../test/harness/redis-server.js";
+import { startRedisServer } from "../test/harness/redis-server.js";
+import { writeDocument } from "./document.js";
+import { h2loadVersion } from "./h2load.js";
+import { describeMachine } from "./machine.js";
+import type { MeasureContext } from "./measure.js";
+import { measure } from "./measure.js";
+import { NODE_GENERATOR } from "./node-load.js";
+import type { BenchOptions } from "./options.js";
+import { readOptions } from "./options.js";
+import type { BenchResults, HeapResult, ScenarioId, ScenarioResult } from "./report.js";
+import { notes, targets, textTable } from "./report.js";
+import type { BenchServer, ServerId } from "./servers.js";
+import { startServers } from "./servers.js";
+import type { Shape } from "./workload.js";
+import { RULES_YAML } from "./workload.js";
+
+const progress = (text: string): void => void process.stderr.write(`bench: ${text}\n`);
+
+async function h2loadChoice(options: BenchOptions): Promise<string | undefined> {
+  if (options.generator === "node") return undefined;
+  const version = await h2loadVersion();
+  if (version === undefined && options.generator === "h2load") {
+    throw new Error(
+      "BENCH_GENERATOR=h2load, but h2load is not installed (apt-get install -y nghttp2-client)",
+    );
+  }
+  return version;
+}
+
+interface ScenarioPlan {
+  readonly id: ScenarioId;
+  readonly title: string;
+  readonly servers: readonly ServerId[];
+  readonly shape: Shape;
+  /** Requests per second for the fixed-rate scenario; absent: as fast as answered. */
+  readonly rate?: number;
+}
+
+async function scenario(plan: ScenarioPlan, all: readonly BenchServer[], context: MeasureContext) {
+  const rows = [];
+  for (const server of all.filter((s) => plan.servers.includes(s.id))) {
+    progress(`${plan.title} · ${server.label}`);
+    const run = { port: server.grpcPort, shape: plan.shape, ...(plan.rate ? { rate: plan.rate } : {}) };
+    rows.push(await measure(server, run, context));
+  }
+  const result: ScenarioResult = { id: plan.id, title: plan.title, rows };
+  process.stdout.write(`\n${textTable(result)}`);
+  for (const note of notes(result, plan.rate ?? 0)) process.stdout.write(`  note: ${note}\n`);
+  return result;
+}
+
+/** 1 and 3 descriptors flat out, then half the baseline's rate, then the flood. */
+async function scenarios(servers: readonly BenchServer[], context: MeasureContext) {
+  const every: ServerId[] = ["baseline", "memory", "redis", "peer"];
+  const closed = `closed loop, ${context.shape.connections} connections × ${context.shape.streams} streams`;
+  const run = (plan: ScenarioPlan) => scenario(plan, servers, context);
+  const one = await run({
+    id: "one",
+    title: `1 descriptor per request, max throughput (${closed})`,
+    servers: every,
+    shape: "one",
+  });
+  const three = await run({
+    id: "three",
+    title: `3 descriptors per request, max throughput (${closed})`,
+    servers: every,
+    shape: "three",
+  });
+  const baselineRps = one.rows.find((r) => r.server.id === "baseline")?.rps ?? Number.NaN;
+  if (!(baselineRps > 0)) throw new Error("the baseline answered nothing: no rate for the fixed-rate run");
+  const halfRate = baselineRps / 2;
+  const rate = Math.round(halfRate).toLocaleString("en-US");
+  const title = `1 descriptor per request at a fixed ${rate} req/s, half of (a)'s max`;
+  const half = await run({ id: "half", title, servers: every, shape: "one", rate: halfRate });
+  const flood = await run({
+    id: "flood",
+    title: `Flood: every request for one always-denied key (${closed})`,
+    servers: ["redis", "peer"],
+    shape: "flood",
+  });
+  return { scenarios: [one, three, half, flood], halfRate };
+}
+
+/** bench/local-heap.js in its own process (it needs --expose-gc). */
+function heap(buckets: number): Promise<HeapResult> {
+  const script = join(import.meta.dirname, "local-heap.js");
+  return new Promise((resolve, reject) => {
+    const args = ["--expose-gc", script, String(buckets)];
+    execFile(process.execPath, args, { timeout: 300_000 }, (err, stdout) => {
+      const line = stdout.trim();
+      const bytes = /(\d+) bytes per bucket/.exec(line)?.[1];
+      if (err || bytes === undefined) reject(err ?? new Error(`local-heap printed: ${line}`));
+      else resolve({ buckets, bytesPerBucket: Number(bytes), line });
+    });
+  });
+}
+
+function generatorName(h2load: string | undefined): string {
+  return h2load === undefined
+    ? `${NODE_GENERATOR}; open loop at the fixed rate, latency from the scheduled send time`
+    : `${h2load}, one process per connection; --rps at the fixed rate, latency from the actual send`;
+}
+
+interface Environment {
+  readonly options: BenchOptions;
+  readonly h2load: string | undefined;
+  readonly rulesDir: string;
+  readonly redis: RedisServer;
+  readonly client: Redis;
+}
+
+/** Starts the servers, runs every scenario, stops the servers, then measures the heap. */
+async function measureAll(env: Environment): Promise<BenchResults> {
+  const { options, h2load, client } = env;
+  const servers = await startServers({
+    ...{ rulesDir: env.rulesDir, redisUrl: env.redis.url },
+    ...{ nodeFlags: options.serverFlags, floodgateSettings: options.floodgateSettings },
+  });
+  try {
+    const shape = { ...options, processes: options.loadgenProcesses, space: options };
+    const context = { shape, redis: client, redisPid: env.redis.process.pid ?? 0, h2load };
+    const measured = await scenarios(servers, context);
+    await Promise.all(servers.map((server) => server.stop()));
+    progress(`local store heap at ${options.heapBuckets} buckets`);
+    return { ...measured, heap: await heap(options.heapBuckets) };
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+  }
+}
+
+function printSummary(results: BenchResults): void {
+  process.stdout.write(`\nLocal store heap: ${results.heap?.line ?? "not run"}\n\nIssue 6 targets\n`);
+  for (const t of targets(results)) {
+    process.stdout.write(`  ${t.pass ? "PASS" : "FAIL"}  ${t.text}: ${t.measured}\n`);
+  }
+}
+
+const shellWord = (word: string) => (/[\s"'$`\\]/.test(word) ? JSON.stringify(word) : word);
+
+async function main(): Promise<void> {
+  const options = readOptions();
+  const h2load = await h2loadChoice(options);
+  const rulesDir = await mkdtemp(join(tmpdir(), "fg-bench-rules-"));
+  await writeFile(join(rulesDir, "bench.yaml"), RULES_YAML);
+  const redis = await startRedisServer();
+  const client = new Redis(redis.url);
+  try {
+    const machine = await describeMachine(client);
+    const date = new Date();
+    const generator = generatorName(h2load);
+    process.stdout.write(`Load generator: ${generator}\n`);
+    const results = await measureAll({ options, h2load, rulesDir, redis, client });
+    printSummary(results);
+    const command = [
+      ...options.overrides.map((o) => o.replace(/=(.*)$/, (_, v: string) => `=${shellWord(v)}`)),
+      "make bench",
+    ].join(" ");
+    const settings = `Per scenario and server: ${options.warmupS} s warmup, then ${options.durationS} s measured; ${options.connections} HTTP/2 connections × ${options.streams} streams; keys: ${options.users} users × ${options.paths} paths`;
+    await writeDocument(options.outFile, results, { machine, command, date, generator, settings });
+    progress(`wrote ${options.outFile}`);
+  } finally {
+    client.disconnect();
+    await redis.stop();
+    await rm(rulesDir, { recursive: true, force: true });
+  }
+}
+
+// Ctrl-C: exit through process.exit so the harness's exit hook kills every child (Redis included).
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
+
+await main();
