@@ -13,6 +13,8 @@ export interface AdminFixture {
   readonly env: Record<string, string>;
   readonly schema: string;
   readonly databaseUrl: string;
+  /** The signing key, as a PEM file the CLI can read. */
+  readonly privateKeyFile: string;
   token(options?: { scopes?: string[]; subject?: string; ttlSeconds?: number }): Promise<string>;
   query<T extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]>;
   cleanup(): Promise<void>;
@@ -28,11 +30,13 @@ export async function adminFixture(postgres?: PostgresTarget): Promise<AdminFixt
   const jwk = { ...(await exportJWK(publicKey)), kid: "test-key", alg: "ES256", use: "sig" };
   await writeFile(join(dir, "jwks.json"), JSON.stringify({ keys: [jwk] }));
   const privateKeyPem = await exportPKCS8(privateKey);
+  await writeFile(join(dir, "admin-key.pem"), privateKeyPem, { mode: 0o600 });
   const schema = `fgtest_${randomBytes(5).toString("hex")}`;
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   return {
     schema,
     databaseUrl: db.url,
+    privateKeyFile: join(dir, "admin-key.pem"),
     env: {
       ADMIN_JWKS_FILE: join(dir, "jwks.json"),
       ADMIN_JWT_ISSUER: ISSUER,

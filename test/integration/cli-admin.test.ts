@@ -1,0 +1,123 @@
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AdminFixture } from "./support/admin.js";
+import { adminFixture, AUDIENCE, ISSUER } from "./support/admin.js";
+import type { TestServer } from "./support/floodgate.js";
+import { startTestServer } from "./support/floodgate.js";
+
+// The operator flow of the README, through the built CLI (make test builds before vitest).
+const CLI = join(import.meta.dirname, "../../dist/src/cli.js");
+
+function floodgate(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env["PATH"] ?? "", ...env },
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    child.on("close", (code) => resolve({ code: code ?? -1, out, err }));
+  });
+}
+
+describe("floodgate admin CLI", () => {
+  let fixture: AdminFixture;
+  let server: TestServer;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    fixture = await adminFixture();
+    server = await startTestServer({
+      rules: { "api.yaml": "domain: api\n" },
+      env: fixture.env,
+      memory: true,
+    });
+    const minted = await floodgate([
+      "admin",
+      "token",
+      "--private-key",
+      fixture.privateKeyFile,
+      "--kid",
+      "test-key",
+      "--issuer",
+      ISSUER,
+      "--audience",
+      AUDIENCE,
+      "--subject",
+      "carol@ops",
+      "--ttl",
+      "5m",
+    ]);
+    expect(minted.err).toBe("");
+    env = { FLOODGATE_SERVER: `127.0.0.1:${server.app.grpcPort}`, FLOODGATE_TOKEN: minted.out.trim() };
+  });
+  afterAll(async () => {
+    await server.stop();
+    await fixture.cleanup();
+  });
+
+  it("mints a token, sets and lists an override, and verifies the audit log", async () => {
+    const set = await floodgate(
+      [
+        "admin",
+        "override",
+        "set",
+        "--user",
+        "dave",
+        "--rpu",
+        "5",
+        "--unit",
+        "minute",
+        "--reason",
+        "cli test",
+      ],
+      env,
+    );
+    expect(set.err).toBe("");
+    expect(JSON.parse(set.out)).toMatchObject({
+      override: { created_by: "carol@ops", limit: { requests_per_unit: 5 } },
+    });
+    const list = JSON.parse((await floodgate(["admin", "override", "list"], env)).out) as {
+      overrides: unknown[];
+    };
+    expect(list.overrides).toHaveLength(1);
+    const bucket = JSON.parse((await floodgate(["admin", "bucket", "get", "--user", "dave"], env)).out) as {
+      overridden: boolean;
+    };
+    expect(bucket.overridden).toBe(true);
+    const audit = JSON.parse((await floodgate(["admin", "audit"], env)).out) as {
+      events: { action: string }[];
+    };
+    expect(audit.events[0]!.action).toBe("override.set");
+    expect(JSON.parse((await floodgate(["admin", "audit", "--verify"], env)).out)).toMatchObject({
+      ok: true,
+    });
+  });
+
+  it("explains usage errors and refused calls plainly", async () => {
+    const usage = await floodgate(
+      ["admin", "override", "set", "--user", "x", "--unit", "minute", "--reason", "r"],
+      env,
+    );
+    expect(usage.code).toBe(2);
+    expect(usage.err).toMatch(/--rpu is required/);
+    const refused = await floodgate(["admin", "override", "list"], { ...env, FLOODGATE_TOKEN: "garbage" });
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/unauthenticated \(gRPC code 16\)/);
+  });
+
+  it("applies the migrations with floodgate migrate", async () => {
+    const schema = `${fixture.schema}_m`;
+    const res = await floodgate(["migrate"], { DATABASE_URL: fixture.databaseUrl, DATABASE_SCHEMA: schema });
+    expect(res.err).toBe("");
+    expect(res.code).toBe(0);
+    const rows = await fixture.query<{ n: string }>(`select count(*) as n from ${schema}.schema_migrations`);
+    expect(Number(rows[0]!.n)).toBeGreaterThan(0);
+    await fixture.query(`drop schema ${schema} cascade`);
+  });
+});
