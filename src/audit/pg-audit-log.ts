@@ -3,14 +3,7 @@ import type { DescriptorEntry } from "../domain/rules.js";
 import type { Db } from "./pg-db.js";
 import type { AuditRow } from "./pg-rows.js";
 import { AUDIT_COLUMNS, clampPageSize, decodePageToken, toAuditEvent, toPage } from "./pg-rows.js";
-import type {
-  AuditEntry,
-  AuditEvent,
-  AuditStore,
-  ChangeContext,
-  Page,
-  VerifyResult,
-} from "./types.js";
+import type { AuditEntry, AuditEvent, AuditStore, ChangeContext, Page, VerifyResult } from "./types.js";
 import { SYSTEM_ACTOR } from "./types.js";
 
 export const GENESIS_HASH = "0".repeat(64);
