@@ -57,7 +57,7 @@ describe("baseRedisOptions", () => {
       commandTimeout: 15,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      enableAutoPipelining: true,
+      enableAutoPipelining: false,
       lazyConnect: false,
     });
   });
