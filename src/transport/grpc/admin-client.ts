@@ -1,10 +1,11 @@
 import type { ServiceClientConstructor } from "@grpc/grpc-js";
 import { credentials, Metadata } from "@grpc/grpc-js";
-import { grpcObject } from "./proto.js";
+import { readableGrpcObject } from "./proto.js";
 
 /**
  * A thin client of floodgate.v1.Admin for the CLI: plain objects in and out (proto3 field
- * names), the bearer token on every call, and a deadline so a dead server does not hang it.
+ * names, enum names such as "MINUTE"), the bearer token on every call, and a deadline so a dead
+ * server does not hang it.
  */
 export interface AdminClient {
   call(method: string, request: object): Promise<unknown>;
@@ -28,7 +29,7 @@ type Unary = (
 ) => void;
 
 export function createAdminClient(options: AdminClientOptions): AdminClient {
-  const pkg = grpcObject() as unknown as { floodgate: { v1: { Admin: ServiceClientConstructor } } };
+  const pkg = readableGrpcObject() as unknown as { floodgate: { v1: { Admin: ServiceClientConstructor } } };
   const creds = options.tls === true ? credentials.createSsl() : credentials.createInsecure();
   const client = new pkg.floodgate.v1.Admin(options.address, creds) as unknown as Record<string, Unary> & {
     close(): void;

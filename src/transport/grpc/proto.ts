@@ -89,3 +89,11 @@ export function serviceDefinition(fullName: string): ServiceDefinition {
 export function grpcObject(): GrpcObject {
   return loadPackageDefinition(packageDefinition());
 }
+
+let readable: PackageDefinition | undefined;
+
+/** The same protos with enum names instead of numbers, for output people read (the CLI's JSON). */
+export function readableGrpcObject(): GrpcObject {
+  readable ??= loadSync(PROTO_FILES, { ...LOADER_OPTIONS, enums: String });
+  return loadPackageDefinition(readable);
+}
