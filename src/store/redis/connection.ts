@@ -4,7 +4,7 @@
  * of the three at most; none means "no Redis" (undefined).
  *
  * Every topology keeps the fail-fast choices of `baseRedisOptions` (no offline queue, no replay of
- * a command in flight, commandTimeout = REDIS_TIMEOUT_MS): a decision must come back within the
+ * a command in flight, a REDIS_TIMEOUT_MS deadline per decision): a decision must come back within the
  * deadline or fall back to the local store, never wait for a reconnect.
  *
  * TLS files are read once, here at startup, so an unreadable file stops the process with the

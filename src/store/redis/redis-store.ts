@@ -19,6 +19,7 @@ import type { BucketCheck, BucketOutcome, BucketState } from "../../domain/bucke
 import type { BucketStore, StoreDecision } from "../bucket-store.js";
 import type { CrossSlotDeps, RefundEntry, RefundResult } from "./cross-slot.js";
 import { evaluateAcrossSlots, groupBySlot } from "./cross-slot.js";
+import { withDeadline } from "./deadline.js";
 import { classifyRedisError } from "./errors.js";
 import type { StoreError } from "./errors.js";
 import { REFUND_LUA, REFUND_SHA, TOKEN_BUCKET_LUA, TOKEN_BUCKET_SHA } from "./script.js";
@@ -40,6 +41,11 @@ export interface RedisStoreOptions {
   readonly closeClient?: boolean;
   /** A Cluster refund failed (its tokens stay taken until they refill): for a log line or a metric. */
   readonly onRefundError?: (error: StoreError) => void;
+  /**
+   * The decision deadline (REDIS_TIMEOUT_MS), see deadline.ts. The client's own commandTimeout
+   * then only backstops commands that never come back.
+   */
+  readonly deadlineMs?: number;
 }
 
 interface LuaScript {
@@ -174,7 +180,7 @@ function scriptCalls(client: RedisStoreClient, keyPrefix: string): Pick<CrossSlo
 }
 
 export function createRedisStore(options: RedisStoreOptions): BucketStore {
-  const { client, keyPrefix = "", closeClient = true, onRefundError } = options;
+  const { client, keyPrefix = "", closeClient = true, onRefundError, deadlineMs } = options;
   const crossSlot: CrossSlotDeps = {
     ...scriptCalls(client, keyPrefix),
     onRefundError: (error) => onRefundError?.(classifyRedisError(error)),
@@ -191,7 +197,8 @@ export function createRedisStore(options: RedisStoreOptions): BucketStore {
     kind: "redis",
     evaluate(checks) {
       if (checks.length === 0) return Promise.resolve(NO_CHECKS);
-      return classified(() => evaluate(checks));
+      if (deadlineMs === undefined) return classified(() => evaluate(checks));
+      return classified(() => withDeadline(evaluate(checks), deadlineMs));
     },
     peek(key) {
       return classified(async () => parseState(await client.hmget(keyPrefix + key, "t", "u")));

@@ -1,0 +1,30 @@
+import { Redis } from "ioredis";
+import { describe, expect, inject, it } from "vitest";
+import { withDeadline } from "../../src/store/redis/deadline.js";
+
+describe("the Redis decision deadline", () => {
+  it("passes a result through and fails a silent call as a transient timeout", async () => {
+    await expect(withDeadline(Promise.resolve(7), 10)).resolves.toBe(7);
+    await expect(withDeadline(new Promise(() => undefined), 10)).rejects.toMatchObject({
+      kind: "timeout",
+      transient: true,
+    });
+  });
+
+  it("does not blame Redis for the event loop's own lag", async () => {
+    const client = new Redis(inject("redisUrl"));
+    try {
+      await client.ping();
+      const guarded = withDeadline(client.ping(), 10);
+      // Block this process past the deadline: Redis answers meanwhile, its reply waits in the
+      // socket buffer, and the 10 ms timer falls due before the socket is read.
+      const until = performance.now() + 60;
+      while (performance.now() < until) {
+        // busy
+      }
+      await expect(guarded).resolves.toBe("PONG");
+    } finally {
+      client.disconnect();
+    }
+  });
+});
