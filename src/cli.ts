@@ -9,6 +9,7 @@ import { adminCommand, ADMIN_USAGE } from "./cli/admin-commands.js";
 import { UsageError } from "./cli/args.js";
 import { MintError } from "./auth/mint.js";
 import { migrateCommand } from "./cli/migrate-command.js";
+import { isPrimaryOf, runPrimary } from "./lifecycle/workers.js";
 
 const USAGE = `Usage: floodgate <command>
 
@@ -25,6 +26,9 @@ See README.md for every setting.`;
 async function serve(): Promise<number> {
   const settings = loadSettings();
   const logger = createLogger(settings.logLevel);
+  if (isPrimaryOf(settings.workers)) {
+    return runPrimary({ workers: settings.workers, logger, graceMs: settings.shutdownGraceMs });
+  }
   const app = await startFloodgate(settings, { logger });
   return new Promise((resolve) => {
     let stopping = false;

@@ -72,6 +72,7 @@ const SCHEMA = z.object({
   OVERRIDE_RESYNC_MS: positiveInt(3_600_000).default(5000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  WORKERS: positiveInt(64).default(1),
 });
 
 /** Variables whose values must never appear in a message. */
@@ -131,6 +132,8 @@ export interface Settings {
   readonly overrideResyncMs: number;
   readonly logLevel: Parsed["LOG_LEVEL"];
   readonly shutdownGraceMs: number;
+  /** Processes serving the same ports (Node cluster), for central deployments. */
+  readonly workers: number;
 }
 
 export class SettingsError extends Error {
@@ -161,6 +164,17 @@ function topologyProblems(s: Parsed): string[] {
     problems.push("REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE: set both or neither");
   }
   return problems;
+}
+
+/** Embedded PGlite belongs to one process; several workers need a shared Postgres. */
+function workerProblems(s: Parsed): string[] {
+  const admin = s.ADMIN_JWKS_FILE ?? s.ADMIN_JWKS_URL ?? s.ADMIN_PUBLIC_KEY_FILE;
+  if (s.WORKERS > 1 && admin !== undefined && s.DATABASE_URL === undefined) {
+    return [
+      "WORKERS: more than 1 worker with the admin API needs DATABASE_URL (embedded PGlite serves one process)",
+    ];
+  }
+  return [];
 }
 
 function adminProblems(s: Parsed): string[] {
@@ -207,7 +221,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const result = SCHEMA.safeParse(nonEmpty(env));
   if (!result.success) throw new SettingsError(result.error.issues.map((i) => describe(i, env)));
   const s = result.data;
-  const conflicts = [...topologyProblems(s), ...adminProblems(s)];
+  const conflicts = [...topologyProblems(s), ...adminProblems(s), ...workerProblems(s)];
   if (conflicts.length > 0) throw new SettingsError(conflicts);
   return Object.freeze({
     host: s.HOST,
@@ -244,6 +258,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     overrideResyncMs: s.OVERRIDE_RESYNC_MS,
     logLevel: s.LOG_LEVEL,
     shutdownGraceMs: s.SHUTDOWN_GRACE_MS,
+    workers: s.WORKERS,
   });
 }
 

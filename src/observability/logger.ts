@@ -20,7 +20,7 @@ const REDACT = [
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options: LoggerOptions = {
     level,
-    base: { service: "floodgate" },
+    base: { service: "floodgate", pid: process.pid },
     redact: { paths: REDACT, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
     // "level":"info" rather than 30: log pipelines and people read labels.
