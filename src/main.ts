@@ -14,7 +14,12 @@ import { createMetrics } from "./observability/metrics.js";
 import type { Metrics } from "./observability/metrics.js";
 import { createCheckLimit } from "./service/check-limit.js";
 import { createRateLimiter } from "./service/rate-limiter.js";
+import type { GrpcServer } from "./transport/grpc/server.js";
 import { bindGrpc, createGrpcServer, shutdownGrpc } from "./transport/grpc/server.js";
+import type { HealthReport } from "./transport/http/server.js";
+import type { StoreHandle } from "./lifecycle/store-factory.js";
+import type { RateLimiter } from "./service/rate-limiter.js";
+import type { CheckLimitInput, CheckLimitOutcome } from "./service/check-limit.js";
 import { createHttpServer } from "./transport/http/server.js";
 
 /** The composition root: settings in, running servers out. Tests start it on port 0. */
@@ -84,6 +89,60 @@ function watch(settings: Settings, deps: WatchDeps) {
   });
 }
 
+interface Listeners {
+  readonly grpc: GrpcServer;
+  readonly grpcPort: number;
+  readonly http: FastifyInstance;
+  readonly httpPort: number;
+}
+
+interface ListenDeps {
+  readonly limiter: RateLimiter;
+  readonly checkLimit: (input: CheckLimitInput) => Promise<CheckLimitOutcome>;
+  readonly health: () => HealthReport;
+  readonly admin: AdminHandle | undefined;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/** The admin API's transport dependencies, when admin is on. */
+function adminTransport(admin: AdminHandle | undefined, metrics: Metrics) {
+  if (admin === undefined) return {};
+  const count = (method: string, result: string) => metrics.adminRequests.inc({ method, result });
+  return { admin: { admin: admin.admin, authenticator: admin.authenticator, count } };
+}
+
+async function listen(settings: Settings, deps: ListenDeps): Promise<Listeners> {
+  const { limiter, checkLimit, logger, metrics } = deps;
+  const grpc = createGrpcServer({
+    limiter,
+    checkLimit,
+    logger,
+    metrics,
+    ...adminTransport(deps.admin, metrics),
+  });
+  const grpcPort = await bindGrpc(grpc.server, hostPort(settings.host, settings.grpcPort));
+  const http = await createHttpServer({ checkLimit, health: deps.health, logger, metrics });
+  await http.listen({ host: settings.host, port: settings.httpPort });
+  const httpPort = (http.server.address() as { port: number }).port;
+  return { grpc, grpcPort, http, httpPort };
+}
+
+function startupLine(
+  settings: Settings,
+  parts: { listeners: Listeners; store: StoreHandle; rules: RulesHolder },
+) {
+  const { listeners, store, rules } = parts;
+  return {
+    grpc: hostPort(settings.host, listeners.grpcPort),
+    http: hostPort(settings.host, listeners.httpPort),
+    store: store.description,
+    rulesPath: settings.rulesPath,
+    domains: [...rules.current().domains.keys()],
+    rules: rules.current().ruleCount,
+  };
+}
+
 export async function startFloodgate(settings: Settings, options: StartOptions = {}): Promise<Floodgate> {
   const logger = options.logger ?? createLogger(settings.logLevel);
   const metrics = createMetrics();
@@ -102,7 +161,7 @@ export async function startFloodgate(settings: Settings, options: StartOptions =
   });
   const checkLimit = createCheckLimit({ limiter, domain: settings.checkLimitDomain, now: Date.now });
   let draining = false;
-  const health = () => ({
+  const health = (): HealthReport => ({
     ready: !draining,
     components: {
       config: "ok",
@@ -111,47 +170,22 @@ export async function startFloodgate(settings: Settings, options: StartOptions =
       draining: draining ? "yes" : "no",
     },
   });
-  const { server: grpc, health: grpcHealth } = createGrpcServer({
-    limiter,
-    checkLimit,
-    logger,
-    metrics,
-    ...(admin === undefined
-      ? {}
-      : {
-          admin: {
-            admin: admin.admin,
-            authenticator: admin.authenticator,
-            count: (method: string, result: string) => metrics.adminRequests.inc({ method, result }),
-          },
-        }),
-  });
-  const grpcPort = await bindGrpc(grpc, hostPort(settings.host, settings.grpcPort));
-  const http: FastifyInstance = await createHttpServer({ checkLimit, health, logger, metrics });
-  await http.listen({ host: settings.host, port: settings.httpPort });
-  const httpPort = (http.server.address() as { port: number }).port;
+  const listeners = await listen(settings, { limiter, checkLimit, health, admin, logger, metrics });
   const watchDeps = { rules, metrics, logger, admin };
   auditRules(watchDeps, { previous: undefined, next: rules.current() });
   const watcher = watch(settings, watchDeps);
-  logger.info(
-    {
-      grpc: hostPort(settings.host, grpcPort),
-      http: hostPort(settings.host, httpPort),
-      store: store.description,
-      rulesPath: settings.rulesPath,
-      domains: [...rules.current().domains.keys()],
-      rules: rules.current().ruleCount,
-    },
-    "floodgate started",
-  );
+  logger.info(startupLine(settings, { listeners, store, rules }), "floodgate started");
   const close = async (): Promise<void> => {
     draining = true;
-    grpcHealth.setServing(false);
-    await Promise.all([shutdownGrpc(grpc, settings.shutdownGraceMs), http.close()]);
+    listeners.grpc.health.setServing(false);
+    await Promise.all([
+      shutdownGrpc(listeners.grpc.server, settings.shutdownGraceMs),
+      listeners.http.close(),
+    ]);
     await watcher.close();
     await admin?.close();
     await store.store.close();
     logger.info("floodgate stopped");
   };
-  return { grpcPort, httpPort, rules, metrics, close };
+  return { grpcPort: listeners.grpcPort, httpPort: listeners.httpPort, rules, metrics, close };
 }
