@@ -5,6 +5,8 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
+import type { Server } from "@grpc/grpc-js";
+import { ServerCredentials } from "@grpc/grpc-js";
 import { join } from "node:path";
 import { exited, tailOutput, terminate, track } from "../test/harness/processes.js";
 
@@ -106,6 +108,29 @@ export function serveParent(handlers: {
   });
   process.on("disconnect", close);
   send({ type: "ready", ...handlers.ready });
+}
+
+/**
+ * Child side, for a bare grpc-js server: binds it to a free loopback port, then serves the parent
+ * (ready with grpcPort; close is a graceful shutdown, then `afterShutdown`).
+ */
+export async function serveGrpcParent(
+  server: Server,
+  handlers: { readonly requests: () => number; readonly afterShutdown?: () => void },
+): Promise<void> {
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    ),
+  );
+  serveParent({
+    ready: { grpcPort: port },
+    requests: handlers.requests,
+    close: async () => {
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      handlers.afterShutdown?.();
+    },
+  });
 }
 
 /** Child side: report a startup failure to the parent instead of dying silently. */

@@ -4,25 +4,14 @@
  * of the gRPC transport itself, which no rate limiter on grpc-js can go below.
  */
 import type { sendUnaryData, ServerUnaryCall, ServiceDefinition } from "@grpc/grpc-js";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import type { MethodDefinition } from "@grpc/proto-loader";
 import { packageDefinition, RLS_SERVICE } from "../src/transport/grpc/proto.js";
-import { reportFailure, serveParent } from "./child.js";
+import { rawMethod } from "../test/harness/raw-grpc.js";
+import { reportFailure, serveGrpcParent } from "./child.js";
 import { RLS_PATH } from "./workload.js";
 
-const identity = (bytes: Buffer): Buffer => bytes;
-
-const RAW_RLS: ServiceDefinition = {
-  ShouldRateLimit: {
-    path: RLS_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
+const RAW_RLS: ServiceDefinition = { ShouldRateLimit: rawMethod(RLS_PATH) };
 
 /** overall_code OK, encoded once with the real message type. */
 function okResponse(): Buffer {
@@ -40,16 +29,7 @@ async function main(): Promise<void> {
       callback(null, response);
     },
   });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, bound) =>
-      err ? reject(err) : resolve(bound),
-    ),
-  );
-  serveParent({
-    ready: { grpcPort: port },
-    requests: () => requests,
-    close: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
-  });
+  await serveGrpcParent(server, { requests: () => requests });
 }
 
 main().catch(reportFailure);

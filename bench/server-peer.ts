@@ -7,11 +7,11 @@
  * Usage (from bench/run.js): server-peer.js <redis url>
  */
 import type { sendUnaryData, ServerUnaryCall, ServiceDefinition } from "@grpc/grpc-js";
-import { Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { Server, status } from "@grpc/grpc-js";
 import { Redis } from "ioredis";
 import { RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { packageDefinition, RLS_SERVICE } from "../src/transport/grpc/proto.js";
-import { reportFailure, serveParent } from "./child.js";
+import { reportFailure, serveGrpcParent } from "./child.js";
 import { LIMITS } from "./workload.js";
 
 const OK = 1;
@@ -77,19 +77,7 @@ async function main(): Promise<void> {
   };
   const definition = packageDefinition()[RLS_SERVICE] as ServiceDefinition;
   server.addService(definition, { ShouldRateLimit: handler });
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, bound) =>
-      err ? reject(err) : resolve(bound),
-    ),
-  );
-  serveParent({
-    ready: { grpcPort: port },
-    requests: () => requests,
-    close: async () => {
-      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-      redis.disconnect();
-    },
-  });
+  await serveGrpcParent(server, { requests: () => requests, afterShutdown: () => redis.disconnect() });
 }
 
 main().catch(reportFailure);

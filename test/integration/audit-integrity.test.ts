@@ -4,37 +4,24 @@
  * in the middle of a write.
  */
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { AuditStore } from "../../src/audit/types.js";
 import { sleep } from "../harness/processes.js";
-import type { AuditFixture, TestDb } from "./support/audit-db.js";
-import { LIMIT, asUser, auditFixture, ctx, user } from "./support/audit-db.js";
+import { LIMIT, asUser, ctx, useAuditFixture, user } from "./support/audit-db.js";
 
-let fx: AuditFixture;
-let db: TestDb;
-let schema: string;
-let store: AuditStore;
-
-beforeAll(async () => {
-  fx = await auditFixture();
-  ({ db, schema, store } = fx);
-});
-
-afterAll(async () => {
-  await fx?.cleanup();
-});
+const fx = useAuditFixture();
 
 describe("append-only audit_events", () => {
   beforeAll(async () => {
     const context = ctx("writer");
-    await store.setOverride({
+    await fx.store.setOverride({
       domain: "ao",
       entries: user("w"),
       limit: LIMIT,
       expiresAt: undefined,
       context,
     });
-    await store.recordBucketReset({ domain: "ao", entries: user("w"), context });
+    await fx.store.recordBucketReset({ domain: "ao", entries: user("w"), context });
   });
 
   const attempts = (s: string) => [
@@ -47,34 +34,35 @@ describe("append-only audit_events", () => {
     const app = new pg.Client(fx.appUrl);
     await app.connect();
     try {
-      for (const sql of attempts(`"${schema}"`)) await expect(app.query(sql)).rejects.toThrow();
+      for (const sql of attempts(`"${fx.schema}"`)) await expect(app.query(sql)).rejects.toThrow();
     } finally {
       await app.end();
     }
   });
 
   it("rejects them in the database even for the table owner (trigger)", async () => {
-    for (const sql of attempts(`"${schema}"`)) await expect(db.query(sql)).rejects.toThrow(/append-only/);
+    for (const sql of attempts(`"${fx.schema}"`))
+      await expect(fx.db.query(sql)).rejects.toThrow(/append-only/);
     expect(await fx.auditCount()).toBeGreaterThan(0);
   });
 
   it("ignores client-supplied id, time and hashes", async () => {
-    await db.query(
-      `insert into "${schema}".audit_events (id, at, actor_sub, actor_iss, action, prev_hash, hash)
+    await fx.db.query(
+      `insert into "${fx.schema}".audit_events (id, at, actor_sub, actor_iss, action, prev_hash, hash)
        values (999, '2000-01-01', 'forger', 'x', 'bucket.reset', repeat('a', 64), repeat('b', 64))`,
     );
-    const [row] = (await store.listAuditEvents({ actor: "forger", pageSize: 1 })).items;
+    const [row] = (await fx.store.listAuditEvents({ actor: "forger", pageSize: 1 })).items;
     expect(row!.id).not.toBe("999");
     expect(row!.at.getFullYear()).toBeGreaterThan(2000);
     expect(row!.hash).not.toBe("b".repeat(64));
-    expect(await store.verifyAuditLog()).toMatchObject({ ok: true });
+    expect(await fx.store.verifyAuditLog()).toMatchObject({ ok: true });
   });
 });
 
 describe("hash chain", () => {
   async function chainWithRows(n: number): Promise<{ schema: string; store: AuditStore; ids: string[] }> {
-    const tamperSchema = await db.freshSchema();
-    const s = await db.store({ schema: tamperSchema });
+    const tamperSchema = await fx.db.freshSchema();
+    const s = await fx.db.store({ schema: tamperSchema });
     for (let i = 0; i < n; i++)
       await s.recordBucketReset({ domain: "chain", entries: user(`c${i}`), context: ctx("chainer") });
     const ids = (await s.listAuditEvents({ pageSize: 100 })).items.map((e) => e.id).reverse();
@@ -82,23 +70,23 @@ describe("hash chain", () => {
   }
 
   async function tamper(s: string, sql: string, params: unknown[]): Promise<void> {
-    await db.query(`alter table "${s}".audit_events disable trigger user`);
+    await fx.db.query(`alter table "${s}".audit_events disable trigger user`);
     try {
-      await db.query(sql, params);
+      await fx.db.query(sql, params);
     } finally {
-      await db.query(`alter table "${s}".audit_events enable trigger user`);
+      await fx.db.query(`alter table "${s}".audit_events enable trigger user`);
     }
   }
 
   it("verifies an intact log, written under a non-UTC session time zone", async () => {
-    expect(await store.verifyAuditLog()).toEqual({
+    expect(await fx.store.verifyAuditLog()).toEqual({
       ok: true,
       checked: await fx.auditCount(),
       firstBroken: undefined,
     });
     const first = (
-      await db.query<{ prev_hash: string }>(
-        `select prev_hash from "${schema}".audit_events order by id limit 1`,
+      await fx.db.query<{ prev_hash: string }>(
+        `select prev_hash from "${fx.schema}".audit_events order by id limit 1`,
       )
     )[0]!;
     expect(first.prev_hash).toBe("0".repeat(64));
@@ -147,9 +135,9 @@ describe("hash chain", () => {
 
 describe("failures", () => {
   it("a connection lost mid-transaction rejects with UNAVAILABLE, writes nothing, and the store recovers", async () => {
-    const role = await db.appRole(schema);
-    const victim = await db.store({ connectionString: asUser(fx.postgres.url, role), schema });
-    const holder = await db.admin.connect();
+    const role = await fx.db.appRole(fx.schema);
+    const victim = await fx.db.store({ connectionString: asUser(fx.postgres.url, role), schema: fx.schema });
+    const holder = await fx.db.admin.connect();
     const input = {
       domain: "lost",
       entries: user("l1"),
@@ -159,18 +147,18 @@ describe("failures", () => {
     };
     try {
       await holder.query("begin");
-      await holder.query(`select "${schema}".audit_lock()`);
+      await holder.query(`select "${fx.schema}".audit_lock()`);
       const pending = victim.setOverride(input).catch((e: unknown) => e);
       let waiting: unknown[] = [];
       for (let i = 0; i < 100 && waiting.length === 0; i++) {
         await sleep(20);
-        waiting = await db.query(
+        waiting = await fx.db.query(
           `select pid from pg_stat_activity where usename = $1 and wait_event_type = 'Lock'`,
           [role],
         );
       }
       expect(waiting).toHaveLength(1);
-      await db.query(`select pg_terminate_backend(pid) from pg_stat_activity where usename = $1`, [role]);
+      await fx.db.query(`select pg_terminate_backend(pid) from pg_stat_activity where usename = $1`, [role]);
       expect(await pending).toMatchObject({ code: "UNAVAILABLE", message: "audit store unavailable" });
     } finally {
       await holder.query("rollback");

@@ -3,35 +3,22 @@
  * afterwards: migrations, overrides with their audit rows, pagination and filters, rules-reload
  * dedupe, expiry exactly once, and propagation by NOTIFY. (Integrity: audit-integrity.test.ts.)
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { migrate } from "../../src/audit/migrations.js";
 import { startOverrideSync } from "../../src/audit/override-sync.js";
-import type { AuditStore, OverrideRecord } from "../../src/audit/types.js";
+import type { OverrideRecord } from "../../src/audit/types.js";
 import { FloodgateError } from "../../src/domain/errors.js";
-import type { AuditFixture, TestDb } from "./support/audit-db.js";
-import { LIMIT, asUser, auditFixture, ctx, uniqueName, user, within } from "./support/audit-db.js";
+import { LIMIT, asUser, ctx, uniqueName, useAuditFixture, user, within } from "./support/audit-db.js";
 
-let fx: AuditFixture;
-let db: TestDb;
-let schema: string;
-let store: AuditStore;
-
-beforeAll(async () => {
-  fx = await auditFixture();
-  ({ db, schema, store } = fx);
-});
-
-afterAll(async () => {
-  await fx?.cleanup();
-});
+const fx = useAuditFixture();
 
 describe("migrations", () => {
   it("are concurrent-safe and idempotent", async () => {
     const applied = fx.migrations.map((r) => r.applied);
     expect(applied).toContainEqual([1]);
     expect(applied).toContainEqual([]);
-    expect(await migrate(db.admin, schema)).toEqual({ applied: [], version: 1 });
-    const versions = await db.query(`select version from "${schema}".schema_migrations`);
+    expect(await migrate(fx.db.admin, fx.schema)).toEqual({ applied: [], version: 1 });
+    const versions = await fx.db.query(`select version from "${fx.schema}".schema_migrations`);
     expect(versions).toEqual([{ version: 1 }]);
   });
 });
@@ -39,7 +26,7 @@ describe("migrations", () => {
 describe("overrides and their audit rows", () => {
   it("set, update and delete write exactly one audit row each, with the right before/after/actor", async () => {
     const before = await fx.auditCount();
-    const first = await store.setOverride({
+    const first = await fx.store.setOverride({
       domain: "crud",
       entries: user("u1"),
       limit: LIMIT,
@@ -51,7 +38,7 @@ describe("overrides and their audit rows", () => {
 
     const expiresAt = new Date(Date.now() + 3_600_000);
     const limit = { requestsPerUnit: 5, unit: "second", burst: 8 } as const;
-    const second = await store.setOverride({
+    const second = await fx.store.setOverride({
       domain: "crud",
       entries: user("u1"),
       limit,
@@ -62,22 +49,22 @@ describe("overrides and their audit rows", () => {
     expect(second).toMatchObject({ limit, expiresAt, createdBy: "bob", reason: "raise" });
     expect(await fx.auditCount()).toBe(before + 2);
 
-    const page = await store.listOverrides({ domain: "crud", pageSize: 10 });
+    const page = await fx.store.listOverrides({ domain: "crud", pageSize: 10 });
     expect(page.items).toEqual([second]);
-    expect(await store.loadActiveOverrides()).toContainEqual(second);
+    expect(await fx.store.loadActiveOverrides()).toContainEqual(second);
 
-    const deleted = await store.deleteOverride({
+    const deleted = await fx.store.deleteOverride({
       domain: "crud",
       entries: user("u1"),
       context: ctx("carol"),
     });
     expect(deleted).toEqual(second);
     expect(
-      await store.deleteOverride({ domain: "crud", entries: user("u1"), context: ctx("carol") }),
+      await fx.store.deleteOverride({ domain: "crud", entries: user("u1"), context: ctx("carol") }),
     ).toBeUndefined();
     expect(await fx.auditCount()).toBe(before + 3);
 
-    const events = (await store.listAuditEvents({ pageSize: 3 })).items;
+    const events = (await fx.store.listAuditEvents({ pageSize: 3 })).items;
     expect(events.map((e) => e.action)).toEqual(["override.delete", "override.set", "override.set"]);
     const [del, update, create] = events;
     expect(create!.before).toBeNull();
@@ -114,14 +101,14 @@ describe("overrides and their audit rows", () => {
       { key: "b", value: "2" },
       { key: "a", value: "1" },
     ];
-    const one = await store.setOverride({
+    const one = await fx.store.setOverride({
       domain: "order",
       entries: ab,
       limit: LIMIT,
       expiresAt: undefined,
       context: ctx("alice"),
     });
-    const two = await store.setOverride({
+    const two = await fx.store.setOverride({
       domain: "order",
       entries: ba,
       limit: LIMIT,
@@ -130,13 +117,13 @@ describe("overrides and their audit rows", () => {
     });
     expect(one.id).not.toBe(two.id);
     expect(
-      (await store.listOverrides({ domain: "order", pageSize: 10 })).items.map((o) => o.entries),
+      (await fx.store.listOverrides({ domain: "order", pageSize: 10 })).items.map((o) => o.entries),
     ).toEqual([ab, ba]);
   });
 
   it("paginates overrides (oldest first) and audit events (newest first) with opaque tokens", async () => {
     for (let i = 0; i < 7; i++) {
-      await store.setOverride({
+      await fx.store.setOverride({
         domain: "pages",
         entries: user(`p${i}`),
         limit: LIMIT,
@@ -148,7 +135,7 @@ describe("overrides and their audit rows", () => {
     let token: string | undefined;
     const sizes: number[] = [];
     do {
-      const page = await store.listOverrides({ domain: "pages", pageSize: 3, pageToken: token });
+      const page = await fx.store.listOverrides({ domain: "pages", pageSize: 3, pageToken: token });
       sizes.push(page.items.length);
       seen.push(...page.items);
       token = page.nextPageToken;
@@ -156,9 +143,9 @@ describe("overrides and their audit rows", () => {
     expect(sizes).toEqual([3, 3, 1]);
     expect(seen.map((o) => o.entries[0]!.value)).toEqual(["p0", "p1", "p2", "p3", "p4", "p5", "p6"]);
 
-    const events = await store.listAuditEvents({ actor: "pager", pageSize: 4 });
+    const events = await fx.store.listAuditEvents({ actor: "pager", pageSize: 4 });
     expect(events.items).toHaveLength(4);
-    const rest = await store.listAuditEvents({
+    const rest = await fx.store.listAuditEvents({
       actor: "pager",
       pageSize: 4,
       pageToken: events.nextPageToken,
@@ -167,11 +154,11 @@ describe("overrides and their audit rows", () => {
     expect(rest.nextPageToken).toBeUndefined();
     const ids = [...events.items, ...rest.items].map((e) => BigInt(e.id));
     expect(ids).toEqual([...ids].sort((a, b) => (a > b ? -1 : 1)));
-    expect((await store.listOverrides({ domain: "pages", pageSize: 10_000 })).items).toHaveLength(7);
+    expect((await fx.store.listOverrides({ domain: "pages", pageSize: 10_000 })).items).toHaveLength(7);
   });
 
   it("rejects bad page tokens with INVALID_ARGUMENT page_token", async () => {
-    const auditToken = (await store.listAuditEvents({ pageSize: 1 })).nextPageToken!;
+    const auditToken = (await fx.store.listAuditEvents({ pageSize: 1 })).nextPageToken!;
     for (const pageToken of [
       "x",
       "!!!",
@@ -179,25 +166,29 @@ describe("overrides and their audit rows", () => {
       auditToken,
       "a".repeat(100),
     ]) {
-      const error = await store.listOverrides({ pageSize: 5, pageToken }).catch((e: unknown) => e);
+      const error = await fx.store.listOverrides({ pageSize: 5, pageToken }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(FloodgateError);
       expect(error).toMatchObject({ code: "INVALID_ARGUMENT", message: "invalid request: page_token" });
     }
   });
 
   it("filters audit events by actor, action and time range", async () => {
-    const t0 = (await db.query<{ now: Date }>("select clock_timestamp() as now"))[0]!.now;
-    await store.recordBucketReset({ domain: "filters", entries: user("f1"), context: ctx("filterer") });
-    await store.setOverride({
+    const t0 = (await fx.db.query<{ now: Date }>("select clock_timestamp() as now"))[0]!.now;
+    await fx.store.recordBucketReset({ domain: "filters", entries: user("f1"), context: ctx("filterer") });
+    await fx.store.setOverride({
       domain: "filters",
       entries: user("f1"),
       limit: LIMIT,
       expiresAt: undefined,
       context: ctx("filterer"),
     });
-    const byActor = await store.listAuditEvents({ actor: "filterer", pageSize: 50 });
+    const byActor = await fx.store.listAuditEvents({ actor: "filterer", pageSize: 50 });
     expect(byActor.items.map((e) => e.action)).toEqual(["override.set", "bucket.reset"]);
-    const resets = await store.listAuditEvents({ actor: "filterer", action: "bucket.reset", pageSize: 50 });
+    const resets = await fx.store.listAuditEvents({
+      actor: "filterer",
+      action: "bucket.reset",
+      pageSize: 50,
+    });
     expect(resets.items).toHaveLength(1);
     expect(resets.items[0]).toMatchObject({
       domain: "filters",
@@ -205,26 +196,28 @@ describe("overrides and their audit rows", () => {
       after: null,
       target: { domain: "filters", entries: user("f1") },
     });
-    const since = await store.listAuditEvents({ since: t0, pageSize: 50 });
+    const since = await fx.store.listAuditEvents({ since: t0, pageSize: 50 });
     expect(since.items.map((e) => e.actor.sub)).toEqual(["filterer", "filterer"]);
-    expect((await store.listAuditEvents({ until: t0, actor: "filterer", pageSize: 50 })).items).toEqual([]);
+    expect((await fx.store.listAuditEvents({ until: t0, actor: "filterer", pageSize: 50 })).items).toEqual(
+      [],
+    );
   });
 });
 
 describe("rules reloads", () => {
   it("are audited as the system actor, once per digest, even from two replicas at once", async () => {
-    const other = await db.store({ connectionString: fx.appUrl, schema });
+    const other = await fx.db.store({ connectionString: fx.appUrl, schema: fx.schema });
     const digest = uniqueName("digest");
     const summary = { domains: ["api"], rules: 3 };
     const first = await Promise.all([
-      store.recordRulesReload({ digest, summary }),
+      fx.store.recordRulesReload({ digest, summary }),
       other.recordRulesReload({ digest, summary }),
     ]);
     expect(first.filter(Boolean)).toHaveLength(1);
-    expect(await store.recordRulesReload({ digest, summary })).toBe(false);
-    expect(await store.recordRulesReload({ digest: `${digest}-2`, summary })).toBe(true);
-    expect(await store.recordRulesReload({ digest, summary })).toBe(true);
-    const [last] = (await store.listAuditEvents({ action: "rules.reload", pageSize: 1 })).items;
+    expect(await fx.store.recordRulesReload({ digest, summary })).toBe(false);
+    expect(await fx.store.recordRulesReload({ digest: `${digest}-2`, summary })).toBe(true);
+    expect(await fx.store.recordRulesReload({ digest, summary })).toBe(true);
+    const [last] = (await fx.store.listAuditEvents({ action: "rules.reload", pageSize: 1 })).items;
     expect(last).toMatchObject({
       actor: { sub: "system", iss: "floodgate" },
       target: { digest },
@@ -235,10 +228,10 @@ describe("rules reloads", () => {
 
 describe("expiry", () => {
   it("deletes expired overrides and audits each exactly once with two stores sweeping", async () => {
-    const other = await db.store({ connectionString: fx.appUrl, schema });
+    const other = await fx.db.store({ connectionString: fx.appUrl, schema: fx.schema });
     const past = new Date(Date.now() - 1000);
     for (let i = 0; i < 3; i++) {
-      await store.setOverride({
+      await fx.store.setOverride({
         domain: "expiry",
         entries: user(`e${i}`),
         limit: LIMIT,
@@ -246,11 +239,11 @@ describe("expiry", () => {
         context: ctx("exp"),
       });
     }
-    expect((await store.listOverrides({ domain: "expiry", pageSize: 10 })).items).toEqual([]);
+    expect((await fx.store.listOverrides({ domain: "expiry", pageSize: 10 })).items).toEqual([]);
     const swept = await Promise.all([
-      store.expireOverrides(),
+      fx.store.expireOverrides(),
       other.expireOverrides(),
-      store.expireOverrides(),
+      fx.store.expireOverrides(),
       other.expireOverrides(),
     ]);
     const ids = swept.flat().map((r) => r.id);
@@ -259,17 +252,17 @@ describe("expiry", () => {
     expect(
       await fx.auditCount(`action = 'override.expire' and domain = 'expiry' and actor_sub = 'system'`),
     ).toBe(3);
-    expect(await store.expireOverrides()).toEqual([]);
+    expect(await fx.store.expireOverrides()).toEqual([]);
   });
 });
 
 describe("propagation", () => {
   it("a NOTIFY reaches a second store's listener within 1 s, and again after its connection is killed", async () => {
-    const role = await db.appRole(schema);
-    const other = await db.store({ connectionString: asUser(fx.postgres.url, role), schema });
+    const role = await fx.db.appRole(fx.schema);
+    const other = await fx.db.store({ connectionString: asUser(fx.postgres.url, role), schema: fx.schema });
     let heard = 0;
     const unsubscribe = await other.onOverridesChanged(() => heard++);
-    await store.setOverride({
+    await fx.store.setOverride({
       domain: "notify",
       entries: user("n1"),
       limit: LIMIT,
@@ -279,7 +272,7 @@ describe("propagation", () => {
     expect(await within(1000, () => heard >= 1)).toBeLessThan(1000);
 
     // Drop the LISTEN connection: the store reconnects and calls the listener (changes may be lost).
-    const killed = await db.query(
+    const killed = await fx.db.query(
       `select pg_terminate_backend(pid) from pg_stat_activity where usename = $1`,
       [role],
     );
@@ -287,13 +280,13 @@ describe("propagation", () => {
     const afterKill = heard;
     await within(3000, () => heard > afterKill);
     const afterReconnect = heard;
-    await store.deleteOverride({ domain: "notify", entries: user("n1"), context: ctx("n") });
+    await fx.store.deleteOverride({ domain: "notify", entries: user("n1"), context: ctx("n") });
     await within(1000, () => heard > afterReconnect);
     await unsubscribe();
   });
 
   it("override sync applies a change made through another store within 1 s, and expiries", async () => {
-    const other = await db.store({ connectionString: fx.appUrl, schema });
+    const other = await fx.db.store({ connectionString: fx.appUrl, schema: fx.schema });
     let table: OverrideRecord[] = [];
     const errors: unknown[] = [];
     const sync = await startOverrideSync({
@@ -305,7 +298,7 @@ describe("propagation", () => {
     });
     try {
       const has = (v: string) => table.some((o) => o.domain === "sync" && o.entries[0]!.value === v);
-      await store.setOverride({
+      await fx.store.setOverride({
         domain: "sync",
         entries: user("s1"),
         limit: LIMIT,
@@ -313,7 +306,7 @@ describe("propagation", () => {
         context: ctx("s"),
       });
       expect(await within(1000, () => has("s1"))).toBeLessThan(1000);
-      await store.setOverride({
+      await fx.store.setOverride({
         domain: "sync",
         entries: user("s2"),
         limit: LIMIT,

@@ -1,28 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestServer } from "./support/floodgate.js";
+import type { CheckLimitResult, TestServer } from "./support/floodgate.js";
 import { call, startTestServer } from "./support/floodgate.js";
-
-const API_RULES = `
-domain: api
-descriptors:
-  - key: user_id
-    rate_limit: { unit: minute, requests_per_unit: 5 }
-    descriptors:
-      - key: endpoint
-        rate_limit: { unit: minute, requests_per_unit: 3 }
-  - key: endpoint
-    value: /tiny
-    rate_limit: { unit: hour, requests_per_unit: 2 }
-  - key: endpoint
-    rate_limit: { unit: minute, requests_per_unit: 100 }
-`;
-
-interface GrpcResult {
-  allowed: boolean;
-  remaining: number;
-  reset_at: { seconds: number; nanos: number };
-  retry_after: { seconds: number; nanos: number };
-}
+import { API_RULES } from "./support/rules.js";
 
 describe("CheckLimit over gRPC and HTTP", () => {
   let server: TestServer;
@@ -32,7 +11,7 @@ describe("CheckLimit over gRPC and HTTP", () => {
   afterAll(async () => server.stop());
 
   const grpc = (user_id: string, endpoint: string, weight = 0) =>
-    call<GrpcResult>(server.rateLimiter, "CheckLimit", { user_id, endpoint, weight });
+    call<CheckLimitResult>(server.rateLimiter, "CheckLimit", { user_id, endpoint, weight });
   const http = (body: unknown) =>
     fetch(`${server.httpUrl}/api/v1/check-limit`, {
       method: "POST",

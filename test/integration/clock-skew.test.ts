@@ -15,6 +15,7 @@ import { startFloodgateProcess } from "../harness/floodgate-process.js";
 import { uniquePrefix } from "../harness/redis-helpers.js";
 import type { RedisServer } from "../harness/redis-server.js";
 import { startRedisServer } from "../harness/redis-server.js";
+import type { CheckLimitResult } from "./support/floodgate.js";
 import { call } from "./support/floodgate.js";
 import { metric } from "./support/faults.js";
 
@@ -26,13 +27,6 @@ descriptors:
     rate_limit: { unit: hour, requests_per_unit: 5 }
 `;
 const HOUR_S = 3600;
-
-interface CheckLimitResult {
-  allowed: boolean;
-  remaining: number;
-  reset_at: { seconds: number; nanos: number };
-  retry_after: { seconds: number; nanos: number };
-}
 
 describe("two processes with clocks an hour apart", () => {
   let redis: RedisServer;

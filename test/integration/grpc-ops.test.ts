@@ -1,31 +1,20 @@
 import type { ServiceClientConstructor } from "@grpc/grpc-js";
 import { credentials, makeGenericClientConstructor, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rawMethod } from "../harness/raw-grpc.js";
 import type { TestServer } from "./support/floodgate.js";
 import { startTestServer } from "./support/floodgate.js";
 
-const identity = (b: Buffer): Buffer => b;
-
 /** grpc.health.v1 and reflection spoken in raw bytes: no proto files on the client side. */
 function rawClient(address: string) {
-  const unary = (path: string) => ({
-    path,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  });
   const Ctor: ServiceClientConstructor = makeGenericClientConstructor(
     {
-      check: unary("/grpc.health.v1.Health/Check"),
-      watch: { ...unary("/grpc.health.v1.Health/Watch"), responseStream: true },
-      reflect: {
-        ...unary("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"),
+      check: rawMethod("/grpc.health.v1.Health/Check"),
+      watch: rawMethod("/grpc.health.v1.Health/Watch", { responseStream: true }),
+      reflect: rawMethod("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", {
         requestStream: true,
         responseStream: true,
-      },
+      }),
     },
     "Raw",
   );

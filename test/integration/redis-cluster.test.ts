@@ -22,22 +22,9 @@ import type { RedisClusterHandle } from "../harness/redis-cluster.js";
 import { deleteByPrefixOnCluster, nodesHolding, startRedisCluster } from "../harness/redis-cluster.js";
 import { commandStats, uniquePrefix } from "../harness/redis-helpers.js";
 import { metric } from "./support/faults.js";
-import type { ProtoResponse, TestServer } from "./support/floodgate.js";
+import type { CheckLimitResult, ProtoResponse, TestServer } from "./support/floodgate.js";
 import { call, OK, OVER_LIMIT, rlsRequest, startTestServer } from "./support/floodgate.js";
-import { RL_RULES } from "./support/rules.js";
-
-/** CheckLimit's buckets: per user (5/min), per endpoint (100/min) and per pair (3/min). */
-const CLUSTER_API_RULES = `
-domain: api
-descriptors:
-  - key: user_id
-    rate_limit: { unit: minute, requests_per_unit: 5 }
-    descriptors:
-      - key: endpoint
-        rate_limit: { unit: minute, requests_per_unit: 3 }
-  - key: endpoint
-    rate_limit: { unit: minute, requests_per_unit: 100 }
-`;
+import { API_RULES, RL_RULES } from "./support/rules.js";
 
 let cluster: RedisClusterHandle;
 let client: Cluster;
@@ -214,7 +201,7 @@ describe("a Floodgate on REDIS_CLUSTER_NODES", () => {
 
   beforeAll(async () => {
     server = await startTestServer({
-      rules: { "rl.yaml": RL_RULES, "api.yaml": CLUSTER_API_RULES },
+      rules: { "rl.yaml": RL_RULES, "api.yaml": API_RULES },
       redisUrl: null,
       env: { REDIS_CLUSTER_NODES: cluster.seeds },
     });
@@ -266,7 +253,7 @@ describe("a Floodgate on REDIS_CLUSTER_NODES", () => {
 
   it("answers CheckLimit from the cluster, refunding the endpoint bucket of a denied call", async () => {
     const check = (user_id: string, endpoint: string) =>
-      call<{ allowed: boolean; remaining: number }>(server.rateLimiter, "CheckLimit", {
+      call<CheckLimitResult>(server.rateLimiter, "CheckLimit", {
         user_id,
         endpoint,
         weight: 1,

@@ -3,7 +3,7 @@ import { createServer } from "node:http";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { JWK } from "jose";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createAuthenticator } from "../../src/auth/authenticator.js";
 import type { AuthenticatorOptions } from "../../src/auth/authenticator.js";
 import { SettingsError } from "../../src/config/settings.js";
@@ -14,31 +14,20 @@ import {
   expectAuthFailure,
   makeKey,
   sign,
-  TempDir,
+  useKeyFixture,
 } from "./support/auth-fixtures.js";
-import type { TestKey } from "./support/auth-fixtures.js";
 
 // Happy paths for each key source and algorithm, startup errors, and JWKS URL caching.
 
-let dir: TempDir;
-let keys: TestKey[];
-
-beforeAll(async () => {
-  dir = await TempDir.create();
-  keys = [await makeKey("RS256", "k-rs"), await makeKey("ES256", "k-es"), await makeKey("EdDSA", "k-ed")];
-});
-
-afterAll(async () => {
-  await dir.cleanup();
-});
+const fx = useKeyFixture();
 
 const EXPECTED = { sub: "alice", iss: "https://issuer.test", jti: "jti-1" };
 
 describe("JWKS file", () => {
   it("accepts RS256, ES256 and EdDSA tokens by kid", async () => {
-    const jwksFile = await dir.write("all.json", JSON.stringify({ keys: keys.map((k) => k.jwk) }));
+    const jwksFile = await fx.dir.write("all.json", JSON.stringify({ keys: fx.keys.map((k) => k.jwk) }));
     const auth = await createAuthenticator(adminSettings({ jwksFile }));
-    for (const key of keys) {
+    for (const key of fx.keys) {
       const principal = await auth.authenticate(bearer(await sign(key, claims())));
       expect(principal, key.alg).toMatchObject(EXPECTED);
       expect([...principal.scopes]).toEqual(["floodgate:admin"]);
@@ -46,13 +35,13 @@ describe("JWKS file", () => {
   });
 
   it("accepts a kid-less token when only one key fits", async () => {
-    const jwksFile = await dir.write("one.json", JSON.stringify({ keys: [keys[2]!.jwk] }));
+    const jwksFile = await fx.dir.write("one.json", JSON.stringify({ keys: [fx.keys[2]!.jwk] }));
     const auth = await createAuthenticator(adminSettings({ jwksFile }));
-    const token = await sign(keys[2]!, claims(), { kid: null });
+    const token = await sign(fx.keys[2]!, claims(), { kid: null });
     await expect(auth.authenticate(bearer(token))).resolves.toMatchObject(EXPECTED);
   });
 
-  const rsaJwk = (): JWK => keys[0]!.jwk;
+  const rsaJwk = (): JWK => fx.keys[0]!.jwk;
   const jwks =
     (...members: unknown[]) =>
     () =>
@@ -67,7 +56,7 @@ describe("JWKS file", () => {
   ];
 
   it.each(bad)("stops startup naming ADMIN_JWKS_FILE for %s", async (_name, content, problem) => {
-    const jwksFile = await dir.write("bad.json", content());
+    const jwksFile = await fx.dir.write("bad.json", content());
     const err: unknown = await createAuthenticator(adminSettings({ jwksFile })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SettingsError);
     expect((err as Error).message).toMatch(/ADMIN_JWKS_FILE/);
@@ -75,15 +64,15 @@ describe("JWKS file", () => {
   });
 
   it("stops startup for an unreadable file", async () => {
-    const settings = adminSettings({ jwksFile: `${dir.path}/missing.json` });
+    const settings = adminSettings({ jwksFile: `${fx.dir.path}/missing.json` });
     await expect(createAuthenticator(settings)).rejects.toThrow(/ADMIN_JWKS_FILE: .*missing\.json.*ENOENT/);
   });
 });
 
 describe("PEM public key file", () => {
   it.each(["RS256", "ES256", "EdDSA"])("infers %s from the key, with or without a kid", async (alg) => {
-    const key = keys.find((k) => k.alg === alg)!;
-    const publicKeyFile = await dir.write(`${alg}.pub.pem`, key.spki);
+    const key = fx.keys.find((k) => k.alg === alg)!;
+    const publicKeyFile = await fx.dir.write(`${alg}.pub.pem`, key.spki);
     const auth = await createAuthenticator(adminSettings({ publicKeyFile }));
     const withoutKid = await sign(key, claims(), { kid: null });
     await expect(auth.authenticate(bearer(withoutKid))).resolves.toMatchObject(EXPECTED);
@@ -92,7 +81,7 @@ describe("PEM public key file", () => {
 
   it("accepts a PKCS#1 RSA public key", async () => {
     const { publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-    const publicKeyFile = await dir.write(
+    const publicKeyFile = await fx.dir.write(
       "pkcs1.pem",
       publicKey.export({ type: "pkcs1", format: "pem" }).toString(),
     );
@@ -100,7 +89,7 @@ describe("PEM public key file", () => {
   });
 
   const bad: [string, () => string, RegExp][] = [
-    ["a private key", () => keys[0]!.pkcs8, /private key/],
+    ["a private key", () => fx.keys[0]!.pkcs8, /private key/],
     ["not a key", () => "hello", /ADMIN_PUBLIC_KEY_FILE/],
     ["a P-384 key", () => pemOf(generateKeyPairSync("ec", { namedCurve: "P-384" }).publicKey), /secp384r1/],
     [
@@ -111,7 +100,7 @@ describe("PEM public key file", () => {
   ];
 
   it.each(bad)("stops startup naming ADMIN_PUBLIC_KEY_FILE for %s", async (_name, content, problem) => {
-    const publicKeyFile = await dir.write("bad.pem", content());
+    const publicKeyFile = await fx.dir.write("bad.pem", content());
     const err: unknown = await createAuthenticator(adminSettings({ publicKeyFile })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SettingsError);
     expect((err as Error).message).toMatch(/ADMIN_PUBLIC_KEY_FILE/);
@@ -151,7 +140,7 @@ describe("JWKS URL", () => {
 
   async function urlAuth(options: AuthenticatorOptions) {
     server = new JwksServer();
-    server.served = keys.map((k) => k.jwk);
+    server.served = fx.keys.map((k) => k.jwk);
     const jwksUrl = await server.start();
     return createAuthenticator(adminSettings({ jwksUrl }), options);
   }
@@ -167,12 +156,12 @@ describe("JWKS URL", () => {
     const auth = await urlAuth({ cooldownMs: COOLDOWN_MS });
     expect(server.fetches).toBe(0); // nothing is fetched before the first token
     for (let i = 0; i < 10; i += 1) {
-      const key = keys[i % keys.length]!;
+      const key = fx.keys[i % fx.keys.length]!;
       await expect(auth.authenticate(bearer(await sign(key, claims())))).resolves.toMatchObject(EXPECTED);
     }
     expect(server.fetches).toBe(1);
 
-    const unknown = bearer(await sign(keys[0]!, claims(), { kid: "k-unknown" }));
+    const unknown = bearer(await sign(fx.keys[0]!, claims(), { kid: "k-unknown" }));
     await expectAuthFailure(auth.authenticate(unknown), "unknown_key");
     expect(server.fetches).toBe(1); // still cooling down after the first fetch
 
@@ -183,7 +172,7 @@ describe("JWKS URL", () => {
 
   it("picks up a rotated-in key after the cooldown", async () => {
     const auth = await urlAuth({ cooldownMs: COOLDOWN_MS });
-    await auth.authenticate(bearer(await sign(keys[0]!, claims())));
+    await auth.authenticate(bearer(await sign(fx.keys[0]!, claims())));
     const rotated = await makeKey("ES256", "k-new");
     server.served = [...server.served, rotated.jwk];
     await sleep(COOLDOWN_MS + 100);
@@ -194,21 +183,21 @@ describe("JWKS URL", () => {
   it("reports an endpoint error as key_source", async () => {
     const auth = await urlAuth({});
     server.mode = "error";
-    await expectAuthFailure(auth.authenticate(bearer(await sign(keys[0]!, claims()))), "key_source");
+    await expectAuthFailure(auth.authenticate(bearer(await sign(fx.keys[0]!, claims()))), "key_source");
   });
 
   it("gives up on a hanging endpoint after the fetch timeout", async () => {
     const auth = await urlAuth({ fetchTimeoutMs: 200 });
     server.mode = "hang";
     const started = Date.now();
-    await expectAuthFailure(auth.authenticate(bearer(await sign(keys[0]!, claims()))), "key_source");
+    await expectAuthFailure(auth.authenticate(bearer(await sign(fx.keys[0]!, claims()))), "key_source");
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it("reports an unreachable endpoint as key_source", async () => {
     const auth = await urlAuth({});
     await server.stop();
-    await expectAuthFailure(auth.authenticate(bearer(await sign(keys[0]!, claims()))), "key_source");
+    await expectAuthFailure(auth.authenticate(bearer(await sign(fx.keys[0]!, claims()))), "key_source");
     server = new JwksServer(); // afterEach stops this unstarted one harmlessly
   });
 });

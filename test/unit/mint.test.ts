@@ -1,6 +1,6 @@
 import { createPrivateKey } from "node:crypto";
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createAuthenticator } from "../../src/auth/authenticator.js";
 import { requireScope } from "../../src/auth/authorize.js";
 import { jwksFromPublicKeyPem, mintToken, MintError } from "../../src/auth/mint.js";
@@ -13,23 +13,12 @@ import {
   bearer,
   expectAuthFailure,
   ISSUER,
-  makeKey,
   MAX_LIFETIME_S,
-  TempDir,
+  useKeyFixture,
 } from "./support/auth-fixtures.js";
 import type { TestKey } from "./support/auth-fixtures.js";
 
-let dir: TempDir;
-let keys: TestKey[];
-
-beforeAll(async () => {
-  dir = await TempDir.create();
-  keys = [await makeKey("RS256", "k-rs"), await makeKey("ES256", "k-es"), await makeKey("EdDSA", "k-ed")];
-});
-
-afterAll(async () => {
-  await dir.cleanup();
-});
+const fx = useKeyFixture();
 
 function options(key: TestKey, overrides: Partial<MintOptions> = {}): MintOptions {
   return {
@@ -44,13 +33,13 @@ function options(key: TestKey, overrides: Partial<MintOptions> = {}): MintOption
 }
 
 async function pemAuthenticator(key: TestKey): Promise<Authenticator> {
-  const publicKeyFile = await dir.write(`${key.alg}.pub.pem`, key.spki);
+  const publicKeyFile = await fx.dir.write(`${key.alg}.pub.pem`, key.spki);
   return createAuthenticator(adminSettings({ publicKeyFile }));
 }
 
 describe("mintToken", () => {
   it.each(["RS256", "ES256", "EdDSA"])("round-trips a %s token through createAuthenticator", async (alg) => {
-    const key = keys.find((k) => k.alg === alg)!;
+    const key = fx.keys.find((k) => k.alg === alg)!;
     const token = await mintToken(options(key, { scopes: [SCOPE_ADMIN, "extra"], jti: "j-42" }));
     expect(decodeProtectedHeader(token)).toEqual({ alg, typ: "JWT" });
     const principal = await (await pemAuthenticator(key)).authenticate(bearer(token));
@@ -60,23 +49,23 @@ describe("mintToken", () => {
   });
 
   it("sets iat, exp from the ttl, a random jti by default, and the kid when given", async () => {
-    const token = await mintToken(options(keys[1]!, { kid: "k-es" }));
+    const token = await mintToken(options(fx.keys[1]!, { kid: "k-es" }));
     const payload = decodeJwt(token);
     expect(payload.exp! - payload.iat!).toBe(300);
     expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/);
-    expect(decodeJwt(await mintToken(options(keys[1]!))).jti).not.toBe(payload.jti);
+    expect(decodeJwt(await mintToken(options(fx.keys[1]!))).jti).not.toBe(payload.jti);
     expect(decodeProtectedHeader(token).kid).toBe("k-es");
   });
 
   it("omits the scope claim when there are no scopes", async () => {
-    const payload = decodeJwt(await mintToken(options(keys[2]!, { scopes: [] })));
+    const payload = decodeJwt(await mintToken(options(fx.keys[2]!, { scopes: [] })));
     expect(payload).not.toHaveProperty("scope");
   });
 
   it("reads PKCS#1 RSA and SEC1 EC private keys as openssl writes them", async () => {
     for (const [key, type] of [
-      [keys[0]!, "pkcs1"],
-      [keys[1]!, "sec1"],
+      [fx.keys[0]!, "pkcs1"],
+      [fx.keys[1]!, "sec1"],
     ] as const) {
       const legacy = createPrivateKey(key.pkcs8).export({ type, format: "pem" }).toString();
       const token = await mintToken(options(key, { privateKeyPem: legacy }));
@@ -85,8 +74,8 @@ describe("mintToken", () => {
   });
 
   it("mints a token the server refuses when the ttl exceeds its maximum lifetime", async () => {
-    const token = await mintToken(options(keys[0]!, { ttlSeconds: MAX_LIFETIME_S + 1 }));
-    await expectAuthFailure((await pemAuthenticator(keys[0]!)).authenticate(bearer(token)), "lifetime");
+    const token = await mintToken(options(fx.keys[0]!, { ttlSeconds: MAX_LIFETIME_S + 1 }));
+    await expectAuthFailure((await pemAuthenticator(fx.keys[0]!)).authenticate(bearer(token)), "lifetime");
   });
 
   const bad: [string, (k: TestKey[]) => Partial<MintOptions>, RegExp][] = [
@@ -101,7 +90,7 @@ describe("mintToken", () => {
   ];
 
   it.each(bad)("refuses %s with a MintError", async (_name, overrides, message) => {
-    const err: unknown = await mintToken(options(keys[0]!, overrides(keys))).catch((e: unknown) => e);
+    const err: unknown = await mintToken(options(fx.keys[0]!, overrides(fx.keys))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MintError);
     expect((err as Error).message).toMatch(message);
   });
@@ -109,24 +98,24 @@ describe("mintToken", () => {
 
 describe("jwksFromPublicKeyPem", () => {
   it.each(["RS256", "ES256", "EdDSA"])("publishes a %s key that verifies minted tokens", async (alg) => {
-    const key = keys.find((k) => k.alg === alg)!;
+    const key = fx.keys.find((k) => k.alg === alg)!;
     const jwks = await jwksFromPublicKeyPem(key.spki, "k1");
     expect(jwks.keys).toHaveLength(1);
     expect(jwks.keys[0]).toMatchObject({ kid: "k1", alg, use: "sig" });
     expect(jwks.keys[0]).not.toHaveProperty("d");
-    const jwksFile = await dir.write(`${alg}.jwks.json`, JSON.stringify(jwks));
+    const jwksFile = await fx.dir.write(`${alg}.jwks.json`, JSON.stringify(jwks));
     const auth = await createAuthenticator(adminSettings({ jwksFile }));
     const token = await mintToken(options(key, { kid: "k1" }));
     await expect(auth.authenticate(bearer(token))).resolves.toMatchObject({ sub: "ops@example.com" });
   });
 
   it("uses the RFC 7638 thumbprint as kid by default", async () => {
-    const jwks = await jwksFromPublicKeyPem(keys[1]!.spki);
+    const jwks = await jwksFromPublicKeyPem(fx.keys[1]!.spki);
     const { kid, alg: _alg, use: _use, ...bare } = jwks.keys[0]!;
     expect(kid).toBe(await calculateJwkThumbprint(bare));
   });
 
   it("refuses a private key", async () => {
-    await expect(jwksFromPublicKeyPem(keys[0]!.pkcs8, "k1")).rejects.toThrow(MintError);
+    await expect(jwksFromPublicKeyPem(fx.keys[0]!.pkcs8, "k1")).rejects.toThrow(MintError);
   });
 });

@@ -2,7 +2,7 @@ import { join, normalize } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadSettings } from "../../../src/config/settings.js";
 import type { Json } from "./support/repo.js";
-import { asArray, at, exists, isObject, loadOne, readText } from "./support/repo.js";
+import { asArray, at, exists, isObject, loadOne, readText, socketAddress } from "./support/repo.js";
 
 /**
  * deploy/docker-compose.yml and what it mounts (Envoy, Prometheus and Grafana configs), checked
@@ -111,32 +111,10 @@ describe("docker-compose stack", () => {
     expect(config).toBe("envoy/envoy-compose.yaml");
     const clusters = asArray(at(loadOne(config), "static_resources", "clusters"), "clusters");
     for (const cluster of clusters) {
-      const address = at(
-        cluster,
-        "load_assignment",
-        "endpoints",
-        0,
-        "lb_endpoints",
-        0,
-        "endpoint",
-        "address",
-        "socket_address",
-      );
-      expect(Object.keys(SERVICES)).toContain(at(address, "address"));
+      expect(Object.keys(SERVICES)).toContain(at(socketAddress(cluster), "address"));
     }
     const app = clusters.find((c) => isObject(c) && c.name === "app");
-    const port = at(
-      app,
-      "load_assignment",
-      "endpoints",
-      0,
-      "lb_endpoints",
-      0,
-      "endpoint",
-      "address",
-      "socket_address",
-      "port_value",
-    );
+    const port = at(socketAddress(app), "port_value");
     expect(asArray(service("app").command, "command")).toContain(`-listen=:${String(port)}`);
   });
 

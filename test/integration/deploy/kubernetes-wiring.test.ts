@@ -20,7 +20,7 @@ import {
   selects,
 } from "./support/pods.js";
 import type { Json } from "./support/repo.js";
-import { asArray, at, isObject, loadOne } from "./support/repo.js";
+import { asArray, at, isObject, loadOne, socketAddress } from "./support/repo.js";
 
 /** How the objects of each layout fit together: what a `kubectl apply` would only reveal at run time. */
 const BASE = render("deploy/k8s/base").resources;
@@ -219,17 +219,7 @@ describe.each([
     // The app listens where Envoy's `app` cluster sends traffic.
     const app = pod.containers.find((c) => c.name === "app")!;
     const clusters = asArray(at(config, "static_resources", "clusters"), "clusters");
-    const appAddress = at(
-      clusters.find((c) => isObject(c) && c.name === "app"),
-      "load_assignment",
-      "endpoints",
-      0,
-      "lb_endpoints",
-      0,
-      "endpoint",
-      "address",
-      "socket_address",
-    ) as Json;
+    const appAddress = socketAddress(clusters.find((c) => isObject(c) && c.name === "app"));
     expect(app.args).toContain(`-listen=${String(appAddress.address)}:${String(appAddress.port_value)}`);
   });
 });
@@ -278,19 +268,6 @@ describe("central layout specifics", () => {
     const envoy = loadOne("deploy/k8s/central/envoy.yaml");
     const clusters = asArray(at(envoy, "static_resources", "clusters"), "clusters");
     const ratelimit = clusters.find((c) => isObject(c) && c.name === "ratelimit");
-    expect(
-      at(
-        ratelimit,
-        "load_assignment",
-        "endpoints",
-        0,
-        "lb_endpoints",
-        0,
-        "endpoint",
-        "address",
-        "socket_address",
-        "address",
-      ),
-    ).toBe("floodgate");
+    expect(at(socketAddress(ratelimit), "address")).toBe("floodgate");
   });
 });

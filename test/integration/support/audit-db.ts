@@ -11,6 +11,7 @@ import { createPgAuditStore } from "../../../src/audit/pg-audit-store.js";
 import type { Actor, AuditStore, ChangeContext } from "../../../src/audit/types.js";
 import type { PostgresTarget } from "../../harness/postgres.js";
 import { findPostgres } from "../../harness/postgres.js";
+import { useFixture } from "../../harness/fixture.js";
 import { sleep } from "../../harness/processes.js";
 
 export const LIMIT = { requestsPerUnit: 10, unit: "minute", burst: undefined } as const;
@@ -144,4 +145,9 @@ export async function auditFixture(): Promise<AuditFixture> {
       await postgres.stop();
     },
   };
+}
+
+/** For a test file: `auditFixture()` made in beforeAll and cleaned up in afterAll. */
+export function useAuditFixture(): AuditFixture {
+  return useFixture(auditFixture, (fixture) => fixture.cleanup());
 }

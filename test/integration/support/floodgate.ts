@@ -9,6 +9,7 @@ import { loadSettings } from "../../../src/config/settings.js";
 import type { Floodgate } from "../../../src/main.js";
 import { startFloodgate } from "../../../src/main.js";
 import { grpcObject } from "../../../src/transport/grpc/proto.js";
+import { rawMethod } from "../../harness/raw-grpc.js";
 import { deleteByPrefix, uniquePrefix } from "../../harness/redis-helpers.js";
 import { Redis } from "ioredis";
 
@@ -51,19 +52,8 @@ function lookup(path: string): ServiceClientConstructor {
 
 /** A client that knows nothing of our .proto files: bytes in, bytes out. */
 function rawRlsClient(address: string): RawClient {
-  const identity = (b: Buffer): Buffer => b;
   const Ctor = makeGenericClientConstructor(
-    {
-      call: {
-        path: "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit",
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: identity,
-        requestDeserialize: identity,
-        responseSerialize: identity,
-        responseDeserialize: identity,
-      },
-    },
+    { call: rawMethod("/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit") },
     "RawRls",
   );
   return new Ctor(address, credentials.createInsecure()) as unknown as RawClient;
@@ -152,6 +142,14 @@ export interface ProtoResponse {
   overall_code: number;
   statuses: ProtoStatus[];
   response_headers_to_add: { key: string; value: string }[];
+}
+
+/** floodgate.v1.RateLimiter/CheckLimit's response, as proto-loader decodes it. */
+export interface CheckLimitResult {
+  allowed: boolean;
+  remaining: number;
+  reset_at: { seconds: number; nanos: number };
+  retry_after: { seconds: number; nanos: number };
 }
 
 export type Entries = [string, string][];

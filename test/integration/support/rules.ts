@@ -48,3 +48,22 @@ descriptors:
       - key: path
         rate_limit: { name: per-user, unit: minute, requests_per_unit: 10 }
 `;
+
+/**
+ * CheckLimit's buckets (domain "api"): per user (5/min), per endpoint (100/min; /tiny: 2/hour)
+ * and per pair (3/min).
+ */
+export const API_RULES = `
+domain: api
+descriptors:
+  - key: user_id
+    rate_limit: { unit: minute, requests_per_unit: 5 }
+    descriptors:
+      - key: endpoint
+        rate_limit: { unit: minute, requests_per_unit: 3 }
+  - key: endpoint
+    value: /tiny
+    rate_limit: { unit: hour, requests_per_unit: 2 }
+  - key: endpoint
+    rate_limit: { unit: minute, requests_per_unit: 100 }
+`;

@@ -9,6 +9,7 @@ import type { AdminSettings } from "../../../src/config/settings.js";
 import type { SigningAlgorithm } from "../../../src/auth/keys.js";
 import { AuthError, UNAUTHENTICATED_MESSAGE } from "../../../src/auth/types.js";
 import type { AuthFailure } from "../../../src/auth/types.js";
+import { useFixture } from "../../harness/fixture.js";
 
 /** Shared by the auth and mint tests: real keys, real files, no mocks. */
 
@@ -129,4 +130,25 @@ export class TempDir {
   async cleanup(): Promise<void> {
     await rm(this.path, { recursive: true, force: true });
   }
+}
+
+export interface KeyFixture {
+  readonly dir: TempDir;
+  /** RS256 (kid k-rs), ES256 (k-es) and EdDSA (k-ed), in that order. */
+  readonly keys: TestKey[];
+}
+
+/** For a test file: three keys and a temp directory, made in beforeAll and removed in afterAll. */
+export function useKeyFixture(): KeyFixture {
+  return useFixture(
+    async () => {
+      const keys = [
+        await makeKey("RS256", "k-rs"),
+        await makeKey("ES256", "k-es"),
+        await makeKey("EdDSA", "k-ed"),
+      ];
+      return { keys, dir: await TempDir.create() };
+    },
+    (fixture) => fixture.dir.cleanup(),
+  );
 }

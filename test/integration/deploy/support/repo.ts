@@ -86,6 +86,21 @@ export function at(value: unknown, ...path: (string | number)[]): unknown {
   return node;
 }
 
+/** An Envoy cluster's first upstream: load_assignment.endpoints[0].lb_endpoints[0]…socket_address. */
+export function socketAddress(cluster: unknown): Json {
+  return at(
+    cluster,
+    "load_assignment",
+    "endpoints",
+    0,
+    "lb_endpoints",
+    0,
+    "endpoint",
+    "address",
+    "socket_address",
+  ) as Json;
+}
+
 export function asArray(value: unknown, what: string): unknown[] {
   if (!Array.isArray(value)) throw new Error(`${what}: expected a list`);
   return value;
