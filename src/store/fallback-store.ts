@@ -1,6 +1,5 @@
 import type { CircuitBreakerPolicy } from "cockatiel";
-import { BrokenCircuitError, CircuitState, circuitBreaker, handleWhen } from "cockatiel";
-import { BurstMergingBreaker } from "./burst-breaker.js";
+import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
 import type { BucketCheck, BucketSpec } from "../domain/bucket.js";
 import type { BucketStore, StoreDecision } from "./bucket-store.js";
 import type { RedisErrorKind } from "./redis/errors.js";
@@ -10,7 +9,7 @@ import { classifyRedisError, isTransient, StoreError } from "./redis/errors.js";
  * Redis first, the local store when Redis fails (fail open, DESIGN §2 and issue 3).
  *
  * - A transient failure answers that one request from the local store; the RPC still succeeds.
- * - After `failures` transient failures in a row (a simultaneous burst counts once) the breaker opens: for `cooldownMs` no Redis call
+ * - After `failures` transient failures in a row the breaker opens: for `cooldownMs` no Redis call
  *   is attempted at all, so the hot path pays no timeout. Then one probe goes to Redis; success
  *   closes the breaker, failure re-opens it.
  * - "In fallback" means the breaker is not closed. Entering and leaving it is reported once each
@@ -35,8 +34,6 @@ export interface FallbackStoreOptions {
   readonly failures: number;
   readonly cooldownMs: number;
   readonly events: FallbackEvents;
-  /** Monotonic ms for the breaker's burst detection; injected by tests. */
-  readonly clock?: () => number;
 }
 
 export interface FallbackStore extends BucketStore {
@@ -62,20 +59,13 @@ function reasonOf(event: { error: Error } | { value: unknown } | { isolated: tru
   return "isolated";
 }
 
-/** Failures within 1 ms of each other are one stall of this process, not three Redis failures. */
-const BURST_MS = 1;
-
 function createBreaker(options: FallbackStoreOptions): {
   policy: CircuitBreakerPolicy;
   reason: () => string;
 } {
   const policy = circuitBreaker(handleWhen(isTransient), {
     halfOpenAfter: options.cooldownMs,
-    breaker: new BurstMergingBreaker({
-      threshold: options.failures,
-      burstMs: BURST_MS,
-      ...(options.clock === undefined ? {} : { clock: options.clock }),
-    }),
+    breaker: new ConsecutiveBreaker(options.failures),
   });
   let reason = "";
   policy.onBreak((event) => {
