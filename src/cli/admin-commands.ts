@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { jwksFromPublicKeyPem, mintToken } from "../auth/mint.js";
 import { loadCliEnvironment } from "../config/settings.js";
-import { createAdminClient } from "../transport/grpc/admin-client.js";
+import { createAdminClient, protoTimeFromDate } from "../transport/grpc/admin-client.js";
 import type { Options, Values } from "./args.js";
 import { date, entries, int, parse, required, seconds, str, UsageError } from "./args.js";
 
@@ -55,12 +55,6 @@ function unit(values: Values): number {
   const index = UNITS.indexOf(name);
   if (index < 0) throw new UsageError(`--unit must be one of ${UNITS.join(", ")}`);
   return index + 1;
-}
-
-function timestamp(d: Date | undefined) {
-  return d === undefined
-    ? undefined
-    : { seconds: Math.floor(d.getTime() / 1000), nanos: (d.getTime() % 1000) * 1e6 };
 }
 
 async function callAdmin(values: Values, method: string, request: object): Promise<void> {
@@ -131,7 +125,7 @@ async function override(args: string[]): Promise<void> {
     const request = {
       target: target(values),
       limit,
-      expires_at: timestamp(expiresAt),
+      expires_at: protoTimeFromDate(expiresAt),
       reason: required(values, "reason"),
     };
     return callAdmin(values, "SetOverride", request);
@@ -174,8 +168,8 @@ async function audit(args: string[]): Promise<void> {
   });
   if (values["verify"] === true) return callAdmin(values, "VerifyAuditLog", {});
   return callAdmin(values, "ListAuditEvents", {
-    since: timestamp(date(values, "since")),
-    until: timestamp(date(values, "until")),
+    since: protoTimeFromDate(date(values, "since")),
+    until: protoTimeFromDate(date(values, "until")),
     actor: str(values, "actor") ?? "",
     action: str(values, "action") ?? "",
     page_size: int(values, "page-size") ?? 0,

@@ -2,6 +2,9 @@ import type { ServiceClientConstructor } from "@grpc/grpc-js";
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { readableGrpcObject } from "./proto.js";
 
+/** For callers building requests: a Date as a google.protobuf.Timestamp. */
+export { protoTimeFromDate } from "./timestamps.js";
+
 /**
  * A thin client of floodgate.v1.Admin for the CLI: plain objects in and out (proto3 field
  * names, enum names such as "MINUTE"), the bearer token on every call, and a deadline so a dead

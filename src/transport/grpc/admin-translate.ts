@@ -1,3 +1,4 @@
+import { protoTimeFromDate } from "./timestamps.js";
 import type { AuditEvent, OverrideLimit, OverrideRecord, VerifyResult } from "../../audit/types.js";
 import type { LimitInput, TargetInput } from "../../service/admin-input.js";
 import type { BucketView } from "../../service/admin.js";
@@ -55,13 +56,6 @@ export function toDate(ts: ProtoTimestamp | null): Date | undefined {
   return ts === null ? undefined : new Date(ts.seconds * 1000 + Math.floor(ts.nanos / 1e6));
 }
 
-export function timestamp(date: Date | undefined): ProtoTimestamp | undefined {
-  if (date === undefined) return undefined;
-  const ms = date.getTime();
-  const seconds = Math.floor(ms / 1000);
-  return { seconds, nanos: (ms - seconds * 1000) * 1e6 };
-}
-
 function limitOut(limit: OverrideLimit): ProtoLimit {
   return {
     requests_per_unit: limit.requestsPerUnit,
@@ -75,11 +69,11 @@ export function overrideOut(record: OverrideRecord): object {
     id: record.id,
     target: { domain: record.domain, entries: record.entries },
     limit: limitOut(record.limit),
-    expires_at: timestamp(record.expiresAt),
+    expires_at: protoTimeFromDate(record.expiresAt),
     reason: record.reason,
     created_by: record.createdBy,
-    created_at: timestamp(record.createdAt),
-    updated_at: timestamp(record.updatedAt),
+    created_at: protoTimeFromDate(record.createdAt),
+    updated_at: protoTimeFromDate(record.updatedAt),
   };
 }
 
@@ -87,7 +81,7 @@ export function bucketOut(view: BucketView): object {
   return {
     exists: view.exists,
     tokens: view.tokens,
-    updated_at: timestamp(view.updatedAt),
+    updated_at: protoTimeFromDate(view.updatedAt),
     limit: view.limit === undefined ? undefined : limitOut(view.limit),
     overridden: view.overridden,
   };
@@ -98,7 +92,7 @@ const json = (value: unknown): string => (value === undefined || value === null 
 export function auditEventOut(event: AuditEvent): object {
   return {
     id: event.id,
-    at: timestamp(event.at),
+    at: protoTimeFromDate(event.at),
     actor: { sub: event.actor.sub, iss: event.actor.iss, jti: event.actor.jti ?? "" },
     action: event.action,
     domain: event.domain ?? "",

@@ -1,3 +1,4 @@
+import { protoTimeFromMs } from "./timestamps.js";
 import type { CheckLimitInput, CheckLimitOutcome } from "../../service/check-limit.js";
 
 /** floodgate.v1 CheckLimit messages ⇄ domain types. */
@@ -11,17 +12,11 @@ export function fromCheckLimitRequest(req: ProtoCheckLimitRequest): CheckLimitIn
   return { userId: req.user_id, endpoint: req.endpoint, weight: req.weight };
 }
 
-function splitMs(ms: number): { seconds: number | undefined; nanos: number | undefined } {
-  const seconds = Math.floor(ms / 1000);
-  const nanos = (ms - seconds * 1000) * 1_000_000;
-  return { seconds: seconds === 0 ? undefined : seconds, nanos: nanos === 0 ? undefined : nanos };
-}
-
 export function toCheckLimitResponse(outcome: CheckLimitOutcome): object {
   return {
     allowed: outcome.allowed ? true : undefined,
     remaining: outcome.remaining === 0 ? undefined : outcome.remaining,
-    reset_at: splitMs(outcome.resetAt.getTime()),
-    retry_after: splitMs(outcome.retryAfterMs),
+    reset_at: protoTimeFromMs(outcome.resetAt.getTime()),
+    retry_after: protoTimeFromMs(outcome.retryAfterMs),
   };
 }
