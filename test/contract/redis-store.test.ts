@@ -93,57 +93,6 @@ describe("redis store on a private server", () => {
   });
 });
 
-/** Counts the socket's write calls: one per chunk (_write) or one per batch (_writev). */
-function countWrites(redis: Redis): { writes: number; writevChunks: number[] } {
-  const socket = redis.stream as unknown as {
-    _write: (...args: unknown[]) => void;
-    _writev: (chunks: unknown[], ...rest: unknown[]) => void;
-  };
-  const counts = { writes: 0, writevChunks: [] as number[] };
-  const write = socket._write.bind(socket);
-  const writev = socket._writev.bind(socket);
-  socket._write = (...args) => {
-    counts.writes++;
-    write(...args);
-  };
-  socket._writev = (chunks, ...rest) => {
-    counts.writevChunks.push(chunks.length);
-    writev(chunks, ...rest);
-  };
-  return counts;
-}
-
-describe("write batching", () => {
-  async function tenAtOnce(batchWrites: boolean) {
-    const own = createRedisClient(server.url, { timeoutMs: 2000 });
-    await waitUntilReady(own, 5000);
-    const batching = createRedisStore({ client: own, keyPrefix: "wb:", batchWrites });
-    await batching.evaluate(threeChecks(30)); // loads the script if needed
-    const counts = countWrites(own);
-    const before = await commandStats(admin);
-    const decisions = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => batching.evaluate(threeChecks(31 + i))),
-    );
-    const writes = structuredClone(counts); // before close(), whose QUIT is a write too
-    const delta = statsDelta(before, await commandStats(admin), SCRIPT_COMMANDS);
-    await batching.close();
-    return { counts: writes, decisions, delta };
-  }
-
-  it("sends the commands of one event-loop turn with one socket write", async () => {
-    const { counts, decisions, delta } = await tenAtOnce(true);
-    expect(counts).toEqual({ writes: 0, writevChunks: [10] });
-    expect(decisions.every((d) => d.allowed && d.source === "redis")).toBe(true);
-    expect(delta).toMatchObject({ evalsha: 10, eval: 0 });
-  });
-
-  it("writes each command on its own when batching is off", async () => {
-    const { counts, delta } = await tenAtOnce(false);
-    expect(counts).toEqual({ writes: 10, writevChunks: [] });
-    expect(delta).toMatchObject({ evalsha: 10, eval: 0 });
-  });
-});
-
 describe("createRedisClient", () => {
   it("authenticates with the URL's user and password and selects its db", async () => {
     await admin.call("ACL", "SETUSER", "fg-test", "on", ">p@ss:w/rd", "~*", "+@all");

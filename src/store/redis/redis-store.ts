@@ -23,7 +23,6 @@ import { withDeadline } from "./deadline.js";
 import { classifyRedisError } from "./errors.js";
 import type { StoreError } from "./errors.js";
 import { REFUND_LUA, REFUND_SHA, TOKEN_BUCKET_LUA, TOKEN_BUCKET_SHA } from "./script.js";
-import { createWriteBatcher, redisSocket } from "./write-batch.js";
 
 /**
  * The few client methods the store uses (DESIGN §9.2); a Redis and a Cluster both fit.
@@ -47,11 +46,6 @@ export interface RedisStoreOptions {
    * then only backstops commands that never come back.
    */
   readonly deadlineMs?: number;
-  /**
-   * Send the commands of one event-loop turn with one socket write (write-batch.ts). Default
-   * true; ignored on a Cluster.
-   */
-  readonly batchWrites?: boolean;
 }
 
 interface LuaScript {
@@ -187,10 +181,6 @@ function scriptCalls(client: RedisStoreClient, keyPrefix: string): Pick<CrossSlo
 
 export function createRedisStore(options: RedisStoreOptions): BucketStore {
   const { client, keyPrefix = "", closeClient = true, onRefundError, deadlineMs } = options;
-  const beforeSend =
-    options.batchWrites === false || client.isCluster
-      ? () => {}
-      : createWriteBatcher(() => redisSocket(client));
   const crossSlot: CrossSlotDeps = {
     ...scriptCalls(client, keyPrefix),
     onRefundError: (error) => onRefundError?.(classifyRedisError(error)),
@@ -198,10 +188,7 @@ export function createRedisStore(options: RedisStoreOptions): BucketStore {
 
   function evaluate(checks: readonly BucketCheck[]): Promise<StoreDecision> {
     // Single node and Sentinel: one call with every key (Redis enforces slots only in Cluster).
-    if (!client.isCluster) {
-      beforeSend();
-      return crossSlot.charge(checks);
-    }
+    if (!client.isCluster) return crossSlot.charge(checks);
     const groups = groupBySlot(checks, keyPrefix);
     return groups.length === 1 ? crossSlot.charge(checks) : evaluateAcrossSlots(crossSlot, groups);
   }
