@@ -48,7 +48,8 @@ const SCHEMA = z.object({
   LOCAL_MAX_BUCKETS: positiveInt(100_000_000).default(100_000),
   FALLBACK_DIVISOR: z.coerce.number().min(1).max(10_000).default(1),
   BREAKER_FAILURES: positiveInt(1000).default(3),
-  BREAKER_COOLDOWN_MS: positiveInt(600_000).default(2000),
+  BREAKER_COOLDOWN_MS: positiveInt(600_000).default(100),
+  BREAKER_MAX_COOLDOWN_MS: positiveInt(600_000).optional(),
   OVER_LIMIT_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
   SHADOW_MODE: bool.default(false),
   RESPONSE_HEADERS: bool.default(false),
@@ -118,7 +119,10 @@ export interface Settings {
   readonly localMaxBuckets: number;
   readonly fallbackDivisor: number;
   readonly breakerFailures: number;
+  /** The wait before the first probe of an open breaker; each failed probe doubles it. */
   readonly breakerCooldownMs: number;
+  /** The longest wait between probes. */
+  readonly breakerMaxCooldownMs: number;
   readonly overLimitCacheSize: number;
   readonly shadowMode: boolean;
   readonly responseHeaders: boolean;
@@ -167,6 +171,14 @@ function topologyProblems(s: Parsed): string[] {
 }
 
 /** Embedded PGlite belongs to one process; several workers need a shared Postgres. */
+const DEFAULT_MAX_COOLDOWN_MS = 5000;
+
+function breakerProblems(s: Parsed): string[] {
+  return s.BREAKER_MAX_COOLDOWN_MS !== undefined && s.BREAKER_MAX_COOLDOWN_MS < s.BREAKER_COOLDOWN_MS
+    ? ["BREAKER_MAX_COOLDOWN_MS: must be at least BREAKER_COOLDOWN_MS"]
+    : [];
+}
+
 function workerProblems(s: Parsed): string[] {
   const admin = s.ADMIN_JWKS_FILE ?? s.ADMIN_JWKS_URL ?? s.ADMIN_PUBLIC_KEY_FILE;
   if (s.WORKERS > 1 && admin !== undefined && s.DATABASE_URL === undefined) {
@@ -221,7 +233,12 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const result = SCHEMA.safeParse(nonEmpty(env));
   if (!result.success) throw new SettingsError(result.error.issues.map((i) => describe(i, env)));
   const s = result.data;
-  const conflicts = [...topologyProblems(s), ...adminProblems(s), ...workerProblems(s)];
+  const conflicts = [
+    ...topologyProblems(s),
+    ...adminProblems(s),
+    ...workerProblems(s),
+    ...breakerProblems(s),
+  ];
   if (conflicts.length > 0) throw new SettingsError(conflicts);
   return Object.freeze({
     host: s.HOST,
@@ -247,6 +264,9 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     fallbackDivisor: s.FALLBACK_DIVISOR,
     breakerFailures: s.BREAKER_FAILURES,
     breakerCooldownMs: s.BREAKER_COOLDOWN_MS,
+    // Unset: 5 s, or the first wait when that is longer (a fixed cooldown, as before doubling).
+    breakerMaxCooldownMs:
+      s.BREAKER_MAX_COOLDOWN_MS ?? Math.max(DEFAULT_MAX_COOLDOWN_MS, s.BREAKER_COOLDOWN_MS),
     overLimitCacheSize: s.OVER_LIMIT_CACHE_SIZE,
     shadowMode: s.SHADOW_MODE,
     responseHeaders: s.RESPONSE_HEADERS,

@@ -93,6 +93,7 @@ export async function createStore(settings: Settings, deps: StoreDeps): Promise<
     divisor: settings.fallbackDivisor,
     failures: settings.breakerFailures,
     cooldownMs: settings.breakerCooldownMs,
+    maxCooldownMs: settings.breakerMaxCooldownMs,
     events: fallbackEvents(deps),
   });
   return {

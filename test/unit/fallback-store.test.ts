@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { BucketCheck } from "../../src/domain/bucket.js";
 import type { BucketStore, StoreDecision } from "../../src/store/bucket-store.js";
 import type { FallbackEvents } from "../../src/store/fallback-store.js";
-import { createFallbackStore, divideSpec } from "../../src/store/fallback-store.js";
+import { createFallbackStore, divideSpec, probeBackoff } from "../../src/store/fallback-store.js";
 import { createMemoryStore } from "../../src/store/local/memory-store.js";
 import { StoreError } from "../../src/store/redis/errors.js";
 
@@ -49,7 +49,7 @@ function recorder() {
   return { log, events };
 }
 
-function setup(cooldownMs = 60_000, divisor = 1) {
+function setup(cooldownMs = 60_000, divisor = 1, maxCooldownMs = 60_000) {
   const primary = switchable();
   const { log, events } = recorder();
   const local = createMemoryStore({ maxBuckets: 100, clock: () => 0 });
@@ -59,6 +59,7 @@ function setup(cooldownMs = 60_000, divisor = 1) {
     divisor,
     failures: 3,
     cooldownMs,
+    maxCooldownMs,
     events,
   });
   return { primary, log, store };
@@ -92,11 +93,42 @@ describe("fallback store", () => {
     // Still down: the probe fails and the breaker re-opens without a second alert.
     await store.evaluate([check("a")]);
     expect(log.filter((l) => l.startsWith("enter"))).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, 60));
+    await new Promise((r) => setTimeout(r, 110)); // the second wait is twice the first
     primary.set("ok");
     expect(await store.evaluate([check("a")])).toMatchObject({ source: "redis" });
     expect(log.at(-1)).toBe("exit");
     expect(store.status()).toBe("ok");
+  });
+
+  it("waits twice as long after each failed probe, up to the maximum", async () => {
+    const { primary, store } = setup(100, 1, 300);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    primary.set("down");
+    for (let i = 0; i < 3; i++) await store.evaluate([check("a")]);
+    const probesAfter = async (ms: number) => {
+      const before = primary.calls();
+      await sleep(ms);
+      await store.evaluate([check("a")]);
+      return primary.calls() - before;
+    };
+    // Each check either comes 20 ms after a wait ends or 100 ms before it does.
+    expect(await probesAfter(120)).toBe(1); // first wait: 100 ms
+    expect(await probesAfter(100)).toBe(0); // second wait: 200 ms
+    expect(await probesAfter(120)).toBe(1);
+    expect(await probesAfter(200)).toBe(0); // third: 300, the maximum
+    expect(await probesAfter(120)).toBe(1);
+    expect(await probesAfter(320)).toBe(1); // still 300
+  });
+
+  it("lays out the probe waits: first, doubled, capped", () => {
+    const waits: number[] = [];
+    let backoff = probeBackoff(100, 1000).next(undefined);
+    for (let i = 0; i < 6; i++) {
+      waits.push(backoff.duration);
+      backoff = backoff.next(undefined);
+    }
+    expect(waits).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect(probeBackoff(500, 200).next(undefined).duration).toBe(200);
   });
 
   it("does not hide a bug behind the fallback", async () => {

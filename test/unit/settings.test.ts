@@ -16,6 +16,9 @@ describe("settings", () => {
       checkLimitDomain: "api",
       logLevel: "info",
       shutdownGraceMs: 10_000,
+      breakerFailures: 3,
+      breakerCooldownMs: 100,
+      breakerMaxCooldownMs: 5000,
     });
     expect(s.rulesPath).toMatch(/deploy[/\\]rules$/);
     expect(Object.isFrozen(s)).toBe(true);
@@ -43,6 +46,20 @@ describe("settings", () => {
       responseHeaders: true,
       redisTimeoutMs: 15,
     });
+  });
+
+  it("keeps the breaker's longest wait at least its first one", () => {
+    expect(loadSettings({ BREAKER_COOLDOWN_MS: "60000" })).toMatchObject({
+      breakerCooldownMs: 60_000,
+      breakerMaxCooldownMs: 60_000,
+    });
+    expect(loadSettings({ BREAKER_COOLDOWN_MS: "50", BREAKER_MAX_COOLDOWN_MS: "400" })).toMatchObject({
+      breakerCooldownMs: 50,
+      breakerMaxCooldownMs: 400,
+    });
+    expect(() => loadSettings({ BREAKER_COOLDOWN_MS: "500", BREAKER_MAX_COOLDOWN_MS: "400" })).toThrow(
+      /BREAKER_MAX_COOLDOWN_MS: must be at least BREAKER_COOLDOWN_MS/,
+    );
   });
 
   it("treats empty strings as unset", () => {
