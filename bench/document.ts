@@ -52,6 +52,12 @@ function machineSection(info: RunInfo): string {
 const HOW_TO_READ = `- (a) answers a fixed response without decoding: the cost of the gRPC transport alone. (b) and
   (c) are Floodgate with its defaults; (d) is a bare grpc-js server deciding each descriptor with
   rate-limiter-flexible's \`RateLimiterRedis\` (a Lua script per descriptor) on the same Redis.
+  (e), in the 1-descriptor run only, is (c) started with \`WORKERS=2\` (\`floodgate serve\`, a
+  Node cluster of two workers on one port): what a second process buys on this machine.
+- Rounds: every server is measured once per round, round after round, so that a change in the
+  machine's speed during the run (a VM's neighbours) hits every server alike. Each row is the
+  median round (by req/s flat out, by p99 at the fixed rate), whole, so all its figures come from
+  one run; "rounds" lists every round's req/s, in order, to show the spread.
 - Each server runs in its own process; the generator runs in others. All share the machine's cores
   with each other and with Redis, so "vs (a)" compares servers under the same handicap.
 - The fixed-rate run: the Node generator is open loop (requests leave on a schedule, latency
@@ -66,7 +72,7 @@ const HOW_TO_READ = `- (a) answers a fixed response without decoding: the cost o
   Redis is failing or slower than \`REDIS_TIMEOUT_MS\`).
 - h2load cannot read gRPC trailers: with it, errors are HTTP/2-level failures only. The Node
   generator counts every grpc-status other than 0, and requests not answered in time.
-- Knobs (environment): \`BENCH_DURATION_S\`, \`BENCH_WARMUP_S\`, \`BENCH_CONNECTIONS\`,
+- Knobs (environment): \`BENCH_ROUNDS\`, \`BENCH_DURATION_S\`, \`BENCH_WARMUP_S\`, \`BENCH_CONNECTIONS\`,
   \`BENCH_STREAMS\`, \`BENCH_LOADGEN_PROCS\`, \`BENCH_GENERATOR\` (auto, node or h2load),
   \`BENCH_USERS\`, \`BENCH_PATHS\`, \`BENCH_HEAP_BUCKETS\`, \`BENCH_SERVER_FLAGS\` (node flags for
   the servers, e.g. \`--cpu-prof --cpu-prof-dir=bench-profiles\`), \`BENCH_FLOODGATE_SETTINGS\`

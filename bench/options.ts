@@ -11,6 +11,8 @@ export interface BenchOptions {
   /** Measured seconds per scenario and server, after the warmup. */
   readonly durationS: number;
   readonly warmupS: number;
+  /** Rounds per scenario: every server once per round, and each row is the median round. */
+  readonly rounds: number;
   /** HTTP/2 connections per run, and streams in flight on each (as Envoy multiplexes). */
   readonly connections: number;
   readonly streams: number;
@@ -68,6 +70,7 @@ export function readOptions(env: Env = process.env): BenchOptions {
   return Object.freeze({
     durationS: numberVar(env, "BENCH_DURATION_S", { def: 5, min: 0.2, max: 600 }),
     warmupS: numberVar(env, "BENCH_WARMUP_S", { def: 1, min: 0, max: 60 }),
+    rounds: int("BENCH_ROUNDS", 3, 20),
     connections: int("BENCH_CONNECTIONS", 4, 64),
     streams: int("BENCH_STREAMS", 32, 1000),
     loadgenProcesses: int("BENCH_LOADGEN_PROCS", 1, 16),

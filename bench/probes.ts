@@ -45,19 +45,30 @@ export async function redisCalls(client: Redis): Promise<{ calls: number; evalsh
   };
 }
 
-/** floodgate_decisions_total for one domain, summed by source, from the text exposition format. */
-export async function decisionsBySource(httpPort: number, domain: string): Promise<Record<string, number>> {
+export interface FloodgateCounters {
+  /** floodgate_decisions_total for the bench's domain, summed by source. */
+  readonly bySource: Record<string, number>;
+  /** floodgate_redis_errors_total, all kinds: Redis calls that failed (and were decided locally). */
+  readonly redisErrors: number;
+}
+
+const sampleValue = (line: string): number => Number(line.slice(line.lastIndexOf(" ") + 1));
+
+/** Floodgate's decision and Redis-error counters, from the text exposition format of /metrics. */
+export async function floodgateCounters(httpPort: number, domain: string): Promise<FloodgateCounters> {
   const response = await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(5000) });
   if (!response.ok) throw new Error(`/metrics answered ${response.status}`);
   const bySource: Record<string, number> = {};
+  let redisErrors = 0;
   for (const line of (await response.text()).split("\n")) {
+    if (line.startsWith("floodgate_redis_errors_total{")) redisErrors += sampleValue(line);
     if (!line.startsWith("floodgate_decisions_total{")) continue;
     const labels = line.slice(line.indexOf("{") + 1, line.lastIndexOf("}"));
     if (!labels.includes(`domain="${domain}"`)) continue;
     const source = /source="([^"]*)"/.exec(labels)?.[1] ?? "none";
-    bySource[source] = (bySource[source] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
+    bySource[source] = (bySource[source] ?? 0) + sampleValue(line);
   }
-  return bySource;
+  return { bySource, redisErrors };
 }
 
 export function sumValues(record: Record<string, number>): number {

@@ -56,7 +56,16 @@ function sourcesText(row: Row): string {
   );
 }
 
-const HEADER = ["server", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "vs (a)", "Redis calls/req"];
+const HEADER = [
+  "server",
+  "req/s",
+  "rounds, k req/s",
+  "p50 ms",
+  "p99 ms",
+  "p99.9 ms",
+  "vs (a)",
+  "Redis calls/req",
+];
 const TAIL = ["errors", "CPU % server/redis", "decision source"];
 
 function cells(row: Row, baseline: Row | undefined, openLoop: boolean): string[] {
@@ -65,6 +74,7 @@ function cells(row: Row, baseline: Row | undefined, openLoop: boolean): string[]
   return [
     row.server.label,
     Math.round(row.rps).toLocaleString("en-US"),
+    row.roundsRps.map((rps) => (rps / 1000).toFixed(1)).join(" / "),
     fixed(row.p50, 2),
     fixed(row.p99, 2),
     fixed(row.p999, 2),
@@ -109,9 +119,21 @@ function fallbackShare(row: Row): number {
   return row.server.usesRedis && total > 0 ? (row.sources?.local ?? 0) / total : 0;
 }
 
+/** (e) against (c): what a second worker process buys on this machine. */
+function workersNote(scenario: ScenarioResult): string[] {
+  const workers = scenario.rows.find((r) => r.server.id === "workers");
+  const single = scenario.rows.find((r) => r.server.id === "redis");
+  if (workers === undefined || single === undefined) return [];
+  return [
+    `${workers.server.label} answered ${(workers.rps / single.rps).toFixed(2)}× the req/s of ${single.server.label} ` +
+      "(its CPU is the primary and its workers together; each worker has its own /metrics, so it shows " +
+      "no decision sources or Redis calls per request).",
+  ];
+}
+
 /** Things a reader must know to trust a table: fallback decisions, a rate not kept up with. */
 export function notes(scenario: ScenarioResult, halfRate: number): string[] {
-  const out: string[] = [];
+  const out: string[] = [...workersNote(scenario)];
   for (const row of scenario.rows) {
     const local = fallbackShare(row);
     if (local > 0.01) {
@@ -180,12 +202,19 @@ function latencyTargets(results: BenchResults): Target[] {
   });
 }
 
+/**
+ * One script call per request: EVALSHA calls per Redis call Floodgate made. Per request answered,
+ * the figure is lower by the share decided locally (while the breaker was open, or the over-limit
+ * cache), which the decision-source column shows; that is the fallback, not extra calls.
+ */
 function evalshaTarget(results: BenchResults): Target {
-  const values = (["one", "three"] as const).map((s) => rowOf(results, s, "redis")?.evalshaPerRequest);
+  const rows = (["one", "three"] as const).map((s) => rowOf(results, s, "redis"));
+  const perCall = rows.map((row) => row?.evalshaPerRedisCall);
+  const perRequest = rows.map((row) => fixed(row?.evalshaPerRequest, 3)).join(" / ");
   return {
     text: "Exactly one EVALSHA per request (Redis; 1 and 3 descriptors)",
-    measured: values.map((v) => fixed(v, 3)).join(" / "),
-    pass: values.every((v) => v !== undefined && Math.abs(v - 1) <= 0.001),
+    measured: `${perCall.map((v) => fixed(v, 3)).join(" / ")} per Redis call (${perRequest} per request answered)`,
+    pass: perCall.every((v) => v !== undefined && Math.abs(v - 1) <= 0.001),
   };
 }
 

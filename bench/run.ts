@@ -14,8 +14,8 @@ import { startRedisServer } from "../test/harness/redis-server.js";
 import { writeDocument } from "./document.js";
 import { h2loadVersion } from "./h2load.js";
 import { describeMachine } from "./machine.js";
-import type { MeasureContext } from "./measure.js";
-import { measure } from "./measure.js";
+import type { MeasureContext, Row } from "./measure.js";
+import { measure, medianRound } from "./measure.js";
 import { NODE_GENERATOR } from "./node-load.js";
 import type { BenchOptions } from "./options.js";
 import { readOptions } from "./options.js";
@@ -48,13 +48,26 @@ interface ScenarioPlan {
   readonly rate?: number;
 }
 
-async function scenario(plan: ScenarioPlan, all: readonly BenchServer[], context: MeasureContext) {
-  const rows = [];
-  for (const server of all.filter((s) => plan.servers.includes(s.id))) {
-    progress(`${plan.title} · ${server.label}`);
-    const run = { port: server.grpcPort, shape: plan.shape, ...(plan.rate ? { rate: plan.rate } : {}) };
-    rows.push(await measure(server, run, context));
+/**
+ * Every server once per round, round after round, so that a drift in the machine's speed (a noisy
+ * neighbour on a VM) hits every server alike; each row is then the median round.
+ */
+async function scenario(plan: ScenarioPlan, all: readonly BenchServer[], context: RunContext) {
+  const servers = all.filter((s) => plan.servers.includes(s.id));
+  const rounds = new Map<ServerId, Row[]>(servers.map((s) => [s.id, []]));
+  const run = (server: BenchServer) => ({
+    port: server.grpcPort,
+    shape: plan.shape,
+    ...(plan.rate ? { rate: plan.rate } : {}),
+  });
+  for (let round = 1; round <= context.rounds; round++) {
+    for (const server of servers) {
+      progress(`${plan.title} · ${server.label} · round ${round} of ${context.rounds}`);
+      rounds.get(server.id)!.push(await measure(server, run(server), context));
+    }
   }
+  const by = plan.rate === undefined ? "rps" : "p99";
+  const rows = servers.map((s) => medianRound(rounds.get(s.id)!, by));
   const result: ScenarioResult = { id: plan.id, title: plan.title, rows };
   process.stdout.write(`\n${textTable(result)}`);
   for (const note of notes(result, plan.rate ?? 0)) process.stdout.write(`  note: ${note}\n`);
@@ -62,14 +75,18 @@ async function scenario(plan: ScenarioPlan, all: readonly BenchServer[], context
 }
 
 /** 1 and 3 descriptors flat out, then half the baseline's rate, then the flood. */
-async function scenarios(servers: readonly BenchServer[], context: MeasureContext) {
+interface RunContext extends MeasureContext {
+  readonly rounds: number;
+}
+
+async function scenarios(servers: readonly BenchServer[], context: RunContext) {
   const every: ServerId[] = ["baseline", "memory", "redis", "peer"];
   const closed = `closed loop, ${context.shape.connections} connections × ${context.shape.streams} streams`;
   const run = (plan: ScenarioPlan) => scenario(plan, servers, context);
   const one = await run({
     id: "one",
     title: `1 descriptor per request, max throughput (${closed})`,
-    servers: every,
+    servers: [...every, "workers"],
     shape: "one",
   });
   const three = await run({
@@ -130,7 +147,10 @@ async function measureAll(env: Environment): Promise<BenchResults> {
   });
   try {
     const shape = { ...options, processes: options.loadgenProcesses, space: options };
-    const context = { shape, redis: client, redisPid: env.redis.process.pid ?? 0, h2load };
+    const context = {
+      ...{ shape, redis: client, redisPid: env.redis.process.pid ?? 0, h2load },
+      rounds: options.rounds,
+    };
     const measured = await scenarios(servers, context);
     await Promise.all(servers.map((server) => server.stop()));
     progress(`local store heap at ${options.heapBuckets} buckets`);
@@ -167,7 +187,7 @@ async function main(): Promise<void> {
       ...options.overrides.map((o) => o.replace(/=(.*)$/, (_, v: string) => `=${shellWord(v)}`)),
       "make bench",
     ].join(" ");
-    const settings = `Per scenario and server: ${options.warmupS} s warmup, then ${options.durationS} s measured; ${options.connections} HTTP/2 connections × ${options.streams} streams; keys: ${options.users} users × ${options.paths} paths`;
+    const settings = `Per scenario: ${options.rounds} rounds, each server once per round (${options.warmupS} s warmup, then ${options.durationS} s measured), the median round reported; ${options.connections} HTTP/2 connections × ${options.streams} streams; keys: ${options.users} users × ${options.paths} paths`;
     await writeDocument(options.outFile, results, { machine, command, date, generator, settings });
     progress(`wrote ${options.outFile}`);
   } finally {

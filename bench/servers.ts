@@ -1,21 +1,24 @@
-/** The four servers under test, each in its own child process. */
+/** The servers under test, each in its own child process (or process tree, for WORKERS). */
 import type { BenchChild } from "./child.js";
 import { spawnChild } from "./child.js";
-import { decisionsBySource, sumValues } from "./probes.js";
+import type { FloodgateCounters } from "./probes.js";
+import { cpuSeconds, floodgateCounters, sumValues } from "./probes.js";
+import { BENCH_WORKERS, startWorkers } from "./server-workers.js";
 import { DOMAIN } from "./workload.js";
 
-export type ServerId = "baseline" | "memory" | "redis" | "peer";
+export type ServerId = "baseline" | "memory" | "redis" | "peer" | "workers";
 
 export interface BenchServer {
   readonly id: ServerId;
   readonly label: string;
-  readonly pid: number;
   readonly grpcPort: number;
   readonly usesRedis: boolean;
-  /** Requests the server has answered so far (Floodgate: decisions on its /metrics). */
+  /** CPU seconds used so far by the server's process(es). */
+  cpuSeconds(): number;
+  /** Requests the server has answered so far (Floodgate: decisions on its /metrics); NaN: unknown. */
   requests(): Promise<number>;
-  /** Floodgate only: decisions so far by source (redis, local_cache, ...). */
-  decisions(): Promise<Record<string, number>> | undefined;
+  /** Floodgate only: decisions so far by source (redis, local_cache, ...) and failed Redis calls. */
+  counters(): Promise<FloodgateCounters> | undefined;
   stop(): Promise<void>;
 }
 
@@ -24,6 +27,7 @@ export const LABELS: Record<ServerId, string> = {
   memory: "(b) Floodgate, in-memory store",
   redis: "(c) Floodgate, Redis",
   peer: "(d) peer: grpc-js + rate-limiter-flexible",
+  workers: `(e) Floodgate, Redis, WORKERS=${BENCH_WORKERS}`,
 };
 
 interface ServerPlan {
@@ -37,17 +41,17 @@ async function start(plan: ServerPlan, nodeFlags: readonly string[]): Promise<Be
   try {
     const ready = await child.next("ready", { timeoutMs: 30_000 });
     const httpPort = ready.httpPort as number | undefined;
-    const decisions = httpPort === undefined ? undefined : () => decisionsBySource(httpPort, DOMAIN);
+    const counters = httpPort === undefined ? undefined : () => floodgateCounters(httpPort, DOMAIN);
     const counted = async (): Promise<number> =>
       (await child.next("stats", { timeoutMs: 5000, send: { type: "stats" } })).requests as number;
     return {
       id: plan.id,
       label: LABELS[plan.id],
-      pid: child.pid,
+      cpuSeconds: () => cpuSeconds(child.pid),
       grpcPort: ready.grpcPort as number,
       usesRedis: plan.id === "redis" || plan.id === "peer",
-      requests: decisions === undefined ? counted : async () => sumValues(await decisions()),
-      decisions: () => decisions?.(),
+      requests: counters === undefined ? counted : async () => sumValues((await counters()).bySource),
+      counters: () => counters?.(),
       stop: () => child.stop(),
     };
   } catch (error) {
@@ -56,7 +60,22 @@ async function start(plan: ServerPlan, nodeFlags: readonly string[]): Promise<Be
   }
 }
 
-/** Starts (a) to (d) side by side; stops whatever started if one fails. */
+/** (e): the Redis-backed Floodgate again, as a WORKERS=2 cluster. */
+async function startWorkersServer(settings: Record<string, string>): Promise<BenchServer> {
+  const server = await startWorkers(settings);
+  return {
+    id: "workers",
+    label: LABELS.workers,
+    grpcPort: server.grpcPort,
+    usesRedis: true,
+    cpuSeconds: () => server.cpuSeconds(),
+    requests: () => Promise.resolve(Number.NaN),
+    counters: () => undefined,
+    stop: () => server.stop(),
+  };
+}
+
+/** Starts (a) to (e) side by side; stops whatever started if one fails. */
 export async function startServers(options: {
   readonly rulesDir: string;
   readonly redisUrl: string;
@@ -72,7 +91,11 @@ export async function startServers(options: {
     { id: "redis", script: "server-floodgate.js", args: [settings({ REDIS_URL: options.redisUrl })] },
     { id: "peer", script: "server-peer.js", args: [options.redisUrl] },
   ];
-  const results = await Promise.allSettled(plans.map((plan) => start(plan, options.nodeFlags)));
+  const workers = { RULES_PATH: options.rulesDir, REDIS_URL: options.redisUrl, ...options.floodgateSettings };
+  const results = await Promise.allSettled([
+    ...plans.map((plan) => start(plan, options.nodeFlags)),
+    startWorkersServer(workers),
+  ]);
   const started = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
   const failed = results.find((r) => r.status === "rejected");
   if (failed !== undefined) {
