@@ -91,13 +91,15 @@ export function withOverLimitCache(inner: BucketStore, options: OverLimitCacheOp
 
   return {
     ...inner,
-    async evaluate(checks) {
+    evaluate(checks) {
       const now = clock();
       const hit = fromCache(checks, now);
-      if (hit !== undefined) return hit;
-      const decision = await inner.evaluate(checks);
-      if (!decision.allowed && decision.source === "redis") remember(checks, decision, now);
-      return decision;
+      if (hit !== undefined) return Promise.resolve(hit);
+      // A promise chain, not an async function: one promise less on every decision.
+      return inner.evaluate(checks).then((decision) => {
+        if (!decision.allowed && decision.source === "redis") remember(checks, decision, now);
+        return decision;
+      });
     },
     reset(key) {
       denials.delete(key);

@@ -1,5 +1,7 @@
 import { StoreError } from "./errors.js";
 
+const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error)));
+
 /**
  * The per-request Redis deadline (REDIS_TIMEOUT_MS), measured so that only Redis's slowness
  * counts. When the event loop is busy, a timer can fire while Redis's reply already waits in the
@@ -8,7 +10,11 @@ import { StoreError } from "./errors.js";
  * CPU load. On expiry this gives the loop one turn (setImmediate runs after the I/O poll) to
  * deliver a reply that has already arrived, and only then fails.
  */
-export function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+export function withDeadline<T>(
+  work: Promise<T>,
+  options: { readonly ms: number; readonly mapError?: (error: unknown) => Error },
+): Promise<T> {
+  const { ms, mapError = asError } = options;
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const expire = (): void => {
@@ -28,7 +34,7 @@ export function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
+        reject(mapError(error));
       },
     );
   });

@@ -93,17 +93,16 @@ export function buildRefundArgs(entries: readonly RefundEntry[], keyPrefix: stri
   return [...keys, ...argv];
 }
 
-async function runScript(
+/** Plain promise chains, not async functions: this is every decision's path (fewer promises). */
+function runScript(
   client: RedisStoreClient,
   script: LuaScript,
   call: { numKeys: number; args: (string | number)[] },
 ): Promise<unknown> {
-  try {
-    return await client.evalsha(script.sha, call.numKeys, ...call.args);
-  } catch (error) {
+  return client.evalsha(script.sha, call.numKeys, ...call.args).catch((error: unknown) => {
     if (!isNoScript(error)) throw error;
     return client.eval(script.lua, call.numKeys, ...call.args);
-  }
+  });
 }
 
 /** Turns the script's flat integer reply into a decision, refusing anything malformed. */
@@ -150,30 +149,32 @@ function parseState(fields: (string | null)[]): BucketState | undefined {
   return { tokens: Number(tokens), updatedAtUs: Number(updatedAtUs) };
 }
 
-/** Runs `operation`, turning whatever it throws into a classified StoreError. */
-async function classified<T>(operation: () => Promise<T>): Promise<T> {
+const rethrowClassified = (error: unknown): never => {
+  throw classifyRedisError(error);
+};
+
+/** Runs `operation`, turning whatever it throws (or rejects with) into a classified StoreError. */
+function classified<T>(operation: () => Promise<T>): Promise<T> {
   try {
-    return await operation();
+    return operation().catch(rethrowClassified);
   } catch (error) {
-    throw classifyRedisError(error);
+    return Promise.reject(classifyRedisError(error));
   }
 }
 
 /** The script calls of one store, bound to its client and key prefix. */
 function scriptCalls(client: RedisStoreClient, keyPrefix: string): Pick<CrossSlotDeps, "charge" | "refund"> {
   return {
-    async charge(checks) {
+    charge(checks) {
       const args = buildScriptArgs(checks, keyPrefix);
-      return parseReply(
-        await runScript(client, TOKEN_BUCKET, { numKeys: checks.length, args }),
-        checks.length,
+      return runScript(client, TOKEN_BUCKET, { numKeys: checks.length, args }).then((reply) =>
+        parseReply(reply, checks.length),
       );
     },
-    async refund(entries) {
+    refund(entries) {
       const args = buildRefundArgs(entries, keyPrefix);
-      return parseRefundReply(
-        await runScript(client, REFUND, { numKeys: entries.length, args }),
-        entries.length,
+      return runScript(client, REFUND, { numKeys: entries.length, args }).then((reply) =>
+        parseRefundReply(reply, entries.length),
       );
     },
   };
@@ -198,7 +199,12 @@ export function createRedisStore(options: RedisStoreOptions): BucketStore {
     evaluate(checks) {
       if (checks.length === 0) return Promise.resolve(NO_CHECKS);
       if (deadlineMs === undefined) return classified(() => evaluate(checks));
-      return classified(() => withDeadline(evaluate(checks), deadlineMs));
+      // withDeadline classifies too (its own timeout is a StoreError already): one promise less.
+      try {
+        return withDeadline(evaluate(checks), { ms: deadlineMs, mapError: classifyRedisError });
+      } catch (error) {
+        return Promise.reject(classifyRedisError(error));
+      }
     },
     peek(key) {
       return classified(async () => parseState(await client.hmget(keyPrefix + key, "t", "u")));
