@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES_STAMP := node_modules/.package-lock.json
 
-.PHONY: run test build lint format check bench clean docker
+.PHONY: run test build lint format check bench bench-instructions clean docker
 
 $(NODE_MODULES_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -33,6 +33,12 @@ test: $(NODE_MODULES_STAMP)
 ## Optional: apt-get install -y nghttp2-client (h2load), a load generator that uses far less CPU.
 bench: build
 	node dist/bench/run.js
+
+## Instructions per request under callgrind, a count that does not depend on the machine's load
+## (needs valgrind and h2load: apt-get install -y valgrind nghttp2-client). Writes
+## docs/benchmarks-instructions.md.
+bench-instructions: build
+	node dist/bench/instructions.js
 
 IMAGE ?= floodgate:$(shell node -p "require('./package.json').version")
 

@@ -118,11 +118,23 @@ export async function serveGrpcParent(
   server: Server,
   handlers: { readonly requests: () => number; readonly afterShutdown?: () => void },
 ): Promise<void> {
+  // Standalone (bench/instructions.ts runs the servers under valgrind, with no IPC channel): serve
+  // the given port until SIGTERM.
+  const standalone = process.send === undefined ? process.env.BENCH_STANDALONE_PORT : undefined;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, bound) =>
+    server.bindAsync(`127.0.0.1:${standalone ?? 0}`, ServerCredentials.createInsecure(), (err, bound) =>
       err ? reject(err) : resolve(bound),
     ),
   );
+  if (standalone !== undefined) {
+    process.once("SIGTERM", () =>
+      server.tryShutdown(() => {
+        handlers.afterShutdown?.();
+        process.exit(0);
+      }),
+    );
+    return;
+  }
   serveParent({
     ready: { grpcPort: port },
     requests: handlers.requests,
