@@ -126,8 +126,7 @@ function workersNote(scenario: ScenarioResult): string[] {
   if (workers === undefined || single === undefined) return [];
   return [
     `${workers.server.label} answered ${(workers.rps / single.rps).toFixed(2)}× the req/s of ${single.server.label} ` +
-      "(its CPU is the primary and its workers together; each worker has its own /metrics, so it shows " +
-      "no decision sources or Redis calls per request).",
+      "(its CPU is the primary and its workers together).",
   ];
 }
 

@@ -2,10 +2,8 @@
  * Server (e): Floodgate on Redis with WORKERS=2, started as an operator would (`floodgate serve`),
  * so the Node cluster primary hands connections to two worker processes. Its settings come from an
  * explicit environment (PATH and the bench's settings only), never the bench's own.
- *
- * Each worker has its own /metrics (not aggregated, see the README), so this server reports no
- * request count and no decision sources: its row has req/s, latency and CPU (the primary and its
- * workers summed).
+ * Its /metrics aggregates both workers, so its row has decision sources and Redis calls per
+ * request like (c); its CPU is the primary's and the workers' summed.
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -47,6 +45,7 @@ async function ready(httpPort: number, output: () => string): Promise<void> {
 export interface WorkersServer {
   readonly pid: number;
   readonly grpcPort: number;
+  readonly httpPort: number;
   cpuSeconds(): number;
   stop(): Promise<void>;
 }
@@ -76,6 +75,7 @@ export async function startWorkers(settings: Record<string, string>): Promise<Wo
   return {
     pid,
     grpcPort,
+    httpPort,
     cpuSeconds: () => processTree(pid).reduce((sum, p) => sum + cpuSeconds(p), 0),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -63,14 +63,15 @@ async function start(plan: ServerPlan, nodeFlags: readonly string[]): Promise<Be
 /** (e): the Redis-backed Floodgate again, as a WORKERS=2 cluster. */
 async function startWorkersServer(settings: Record<string, string>): Promise<BenchServer> {
   const server = await startWorkers(settings);
+  const counters = () => floodgateCounters(server.httpPort, DOMAIN);
   return {
     id: "workers",
     label: LABELS.workers,
     grpcPort: server.grpcPort,
     usesRedis: true,
     cpuSeconds: () => server.cpuSeconds(),
-    requests: () => Promise.resolve(Number.NaN),
-    counters: () => undefined,
+    requests: async () => sumValues((await counters()).bySource),
+    counters,
     stop: () => server.stop(),
   };
 }

@@ -6,6 +6,7 @@ import type { Settings } from "./config/settings.js";
 import { createStore } from "./lifecycle/store-factory.js";
 import type { AdminHandle } from "./lifecycle/admin-factory.js";
 import { startAdmin } from "./lifecycle/admin-factory.js";
+import { isClusterWorker } from "./lifecycle/workers.js";
 import { summarizeRulesChange } from "./config/rules-diff.js";
 import type { RuleSet } from "./domain/rules.js";
 import type { Logger } from "./observability/logger.js";
@@ -145,7 +146,7 @@ function startupLine(
 
 export async function startFloodgate(settings: Settings, options: StartOptions = {}): Promise<Floodgate> {
   const logger = options.logger ?? createLogger(settings.logLevel);
-  const metrics = createMetrics();
+  const metrics = createMetrics({ clusterWorker: isClusterWorker(settings.workers) });
   const rules = new RulesHolder(await loadRules(settings.rulesPath));
   metrics.rulesLoaded.set(rules.current().ruleCount);
   const store = await createStore(settings, { logger, metrics });

@@ -1,5 +1,6 @@
 import cluster from "node:cluster";
 import type { Worker } from "node:cluster";
+import { serveClusterMetrics } from "../observability/cluster-metrics.js";
 import type { Logger } from "../observability/logger.js";
 
 /**
@@ -34,6 +35,8 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
     logger.error({ pid: worker.process.pid, code, signal }, "worker died; starting another");
     setTimeout(() => cluster.fork(), RESTART_DELAY_MS).unref();
   });
+  // Each scrape, whichever worker answers it, reports every worker (cluster-metrics.ts).
+  serveClusterMetrics();
   forkAll(workers);
   logger.info({ workers }, "primary started its workers");
   return new Promise((resolve) => {
@@ -58,4 +61,9 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
 
 export function isPrimaryOf(workers: number): boolean {
   return workers > 1 && cluster.isPrimary;
+}
+
+/** One of the workers a WORKERS > 1 primary forked (its /metrics aggregates them all). */
+export function isClusterWorker(workers: number): boolean {
+  return workers > 1 && cluster.isWorker;
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { DecisionObserver } from "../service/rate-limiter.js";
+import { clusterExposition } from "./cluster-metrics.js";
 
 /**
  * Every metric is defined here, on one dedicated registry (DESIGN §7). Label values stay bounded:
@@ -7,6 +8,8 @@ import type { DecisionObserver } from "../service/rate-limiter.js";
  */
 export interface Metrics {
   readonly registry: Registry;
+  /** The text for /metrics: this registry, or with WORKERS > 1 every worker's together. */
+  exposition(): Promise<string>;
   readonly decisions: Counter<"domain" | "outcome" | "source">;
   readonly requestDuration: Histogram<"rpc">;
   readonly configReloads: Counter<"result">;
@@ -24,7 +27,12 @@ export interface Metrics {
   readonly observer: DecisionObserver;
 }
 
-export function createMetrics(): Metrics {
+export interface MetricsOptions {
+  /** This process is one of several cluster workers (WORKERS > 1): /metrics aggregates them. */
+  readonly clusterWorker?: boolean;
+}
+
+export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "floodgate_" });
   const decisions = new Counter({
@@ -50,6 +58,9 @@ export function createMetrics(): Metrics {
     name: "floodgate_rules_loaded",
     help: "Number of rate_limit rules in force.",
     registers: [registry],
+    // With WORKERS > 1 the scrape aggregates the workers (cluster-metrics.ts): they all load the
+    // same rules, so not a sum.
+    aggregator: "max",
   });
   const store = createStoreMetrics(registry);
   const adminRequests = new Counter({
@@ -71,6 +82,7 @@ export function createMetrics(): Metrics {
   for (const to of ["local", "redis"]) store.fallbackTransitions.inc({ to }, 0);
   return {
     registry,
+    exposition: options.clusterWorker === true ? clusterExposition(registry) : () => registry.metrics(),
     decisions,
     requestDuration,
     configReloads,
@@ -129,6 +141,8 @@ function createStoreMetrics(registry: Registry) {
       name: "floodgate_store_fallback_active",
       help: "1 while decisions come from the local store because Redis is failing, else 0.",
       registers,
+      // Across WORKERS: 1 when any worker is in fallback, as the alert (== 1) expects.
+      aggregator: "max",
     }),
     fallbackDecisions: new Counter({
       name: "floodgate_fallback_decisions_total",

@@ -1,11 +1,44 @@
+import type { ServiceClientConstructor } from "@grpc/grpc-js";
+import { credentials, loadPackageDefinition } from "@grpc/grpc-js";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FloodgateProcess } from "../harness/floodgate-process.js";
 import { startFloodgateProcess } from "../harness/floodgate-process.js";
-import type { ProtoResponse } from "./support/floodgate.js";
+import { packageDefinition } from "../../src/transport/grpc/proto.js";
+import type { ProtoResponse, UnaryClient } from "./support/floodgate.js";
 import { call, OK, rlsRequest } from "./support/floodgate.js";
+
+/** A client on a connection of its own, so that the cluster hands it to a worker of its own. */
+function ownConnection(address: string): UnaryClient {
+  const root = loadPackageDefinition(packageDefinition()) as unknown as {
+    envoy: { service: { ratelimit: { v3: { RateLimitService: ServiceClientConstructor } } } };
+  };
+  const RLS = root.envoy.service.ratelimit.v3.RateLimitService;
+  const client = new RLS(address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+  return client as unknown as UnaryClient;
+}
+
+/** /metrics over a new connection each time (no keep-alive), so scrapes land on either worker. */
+function scrape(httpUrl: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(`${httpUrl}/metrics`, { agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${res.statusCode}`))));
+    }).on("error", reject);
+  });
+}
+
+function decisionsOf(text: string, domain: string): number {
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith("floodgate_decisions_total{") && line.includes(`domain="${domain}"`))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+}
 
 describe("WORKERS=2 (Node cluster on one port)", () => {
   let dir: string;
@@ -23,14 +56,38 @@ describe("WORKERS=2 (Node cluster on one port)", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("serves from two worker processes and drains them all on SIGTERM, exiting 0", async () => {
+  const started = () =>
+    new Set(proc.logs.filter((l) => l["msg"] === "floodgate started").map((l) => l["pid"]));
+  async function bothWorkersStarted(): Promise<void> {
     const deadline = Date.now() + 10_000;
-    const started = () =>
-      new Set(proc.logs.filter((l) => l["msg"] === "floodgate started").map((l) => l["pid"]));
     while (started().size < 2) {
       expect(Date.now()).toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  it("reports every worker's decisions on /metrics, whichever worker answers", async () => {
+    await bothWorkersStarted();
+    const clients = Array.from({ length: 4 }, () => ownConnection(proc.grpcAddress));
+    try {
+      for (let i = 0; i < 20; i++) {
+        const client = clients[i % clients.length]!;
+        await call<ProtoResponse>(client, "ShouldRateLimit", rlsRequest("m", [[["k", `v${i}`]]]));
+      }
+    } finally {
+      for (const client of clients) (client as unknown as { close(): void }).close();
+    }
+    // Four connections went round-robin to two workers, and so do these scrapes: without the
+    // aggregation a scrape would count only its own worker's share.
+    for (let i = 0; i < 6; i++) {
+      const text = await scrape(proc.httpUrl);
+      expect(decisionsOf(text, "unknown") + decisionsOf(text, "m")).toBe(20);
+      expect(text).toMatch(/^floodgate_store_fallback_active 0$/m);
+    }
+  });
+
+  it("serves from two worker processes and drains them all on SIGTERM, exiting 0", async () => {
+    await bothWorkersStarted();
     const res = await call<ProtoResponse>(proc.rls, "ShouldRateLimit", rlsRequest("d", [[["k", "v"]]]));
     expect(res.overall_code).toBe(OK);
     expect((await fetch(`${proc.httpUrl}/healthz`)).status).toBe(200);

@@ -36,7 +36,7 @@ const READY = {
 /** Liveness, readiness, metrics and the OpenAPI document, each with a schema the document is built from. */
 export function registerOpsRoutes(
   app: FastifyInstance,
-  deps: { health: () => HealthReport; metrics: Pick<Metrics, "registry"> },
+  deps: { health: () => HealthReport; metrics: Pick<Metrics, "registry" | "exposition"> },
 ): void {
   app.get(
     "/healthz",
@@ -77,7 +77,7 @@ export function registerOpsRoutes(
     },
     async (_req, reply) => {
       void reply.header("content-type", deps.metrics.registry.contentType);
-      return deps.metrics.registry.metrics();
+      return deps.metrics.exposition();
     },
   );
   app.get(

@@ -17,7 +17,7 @@ export interface HttpServerDeps {
   readonly checkLimit: (input: CheckLimitInput) => Promise<CheckLimitOutcome>;
   readonly health: () => HealthReport;
   readonly logger: Logger;
-  readonly metrics: Pick<Metrics, "registry" | "requestDuration">;
+  readonly metrics: Pick<Metrics, "registry" | "exposition" | "requestDuration">;
 }
 
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
