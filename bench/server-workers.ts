@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PACKAGE_ROOT } from "../src/config/paths.js";
-import { exited, freePort, sleep, tailOutput, terminate, track } from "../test/harness/processes.js";
+import { freePort, sleep, tailOutput, terminate, track } from "../test/harness/processes.js";
 import { cpuSeconds } from "./probes.js";
 
 export const BENCH_WORKERS = 2;
@@ -77,12 +77,6 @@ export async function startWorkers(settings: Record<string, string>): Promise<Wo
     grpcPort,
     httpPort,
     cpuSeconds: () => processTree(pid).reduce((sum, p) => sum + cpuSeconds(p), 0),
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => void terminate(child), 5000);
-      await exited(child);
-      clearTimeout(timer);
-    },
+    stop: () => terminate(child, 5000),
   };
 }

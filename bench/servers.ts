@@ -15,7 +15,7 @@ export interface BenchServer {
   readonly usesRedis: boolean;
   /** CPU seconds used so far by the server's process(es). */
   cpuSeconds(): number;
-  /** Requests the server has answered so far (Floodgate: decisions on its /metrics); NaN: unknown. */
+  /** Requests the server has answered so far (Floodgate: decisions on its /metrics). */
   requests(): Promise<number>;
   /** Floodgate only: decisions so far by source (redis, local_cache, ...) and failed Redis calls. */
   counters(): Promise<FloodgateCounters> | undefined;

@@ -170,7 +170,6 @@ function topologyProblems(s: Parsed): string[] {
   return problems;
 }
 
-/** Embedded PGlite belongs to one process; several workers need a shared Postgres. */
 const DEFAULT_MAX_COOLDOWN_MS = 5000;
 
 function breakerProblems(s: Parsed): string[] {
@@ -179,6 +178,7 @@ function breakerProblems(s: Parsed): string[] {
     : [];
 }
 
+/** Embedded PGlite belongs to one process; several workers need a shared Postgres. */
 function workerProblems(s: Parsed): string[] {
   const admin = s.ADMIN_JWKS_FILE ?? s.ADMIN_JWKS_URL ?? s.ADMIN_PUBLIC_KEY_FILE;
   if (s.WORKERS > 1 && admin !== undefined && s.DATABASE_URL === undefined) {

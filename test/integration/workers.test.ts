@@ -1,5 +1,5 @@
 import type { ServiceClientConstructor } from "@grpc/grpc-js";
-import { credentials, loadPackageDefinition } from "@grpc/grpc-js";
+import { credentials } from "@grpc/grpc-js";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { get } from "node:http";
 import { tmpdir } from "node:os";
@@ -7,13 +7,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FloodgateProcess } from "../harness/floodgate-process.js";
 import { startFloodgateProcess } from "../harness/floodgate-process.js";
-import { packageDefinition } from "../../src/transport/grpc/proto.js";
+import { grpcObject } from "../../src/transport/grpc/proto.js";
 import type { ProtoResponse, UnaryClient } from "./support/floodgate.js";
 import { call, OK, rlsRequest } from "./support/floodgate.js";
 
 /** A client on a connection of its own, so that the cluster hands it to a worker of its own. */
 function ownConnection(address: string): UnaryClient {
-  const root = loadPackageDefinition(packageDefinition()) as unknown as {
+  const root = grpcObject() as unknown as {
     envoy: { service: { ratelimit: { v3: { RateLimitService: ServiceClientConstructor } } } };
   };
   const RLS = root.envoy.service.ratelimit.v3.RateLimitService;

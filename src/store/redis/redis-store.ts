@@ -153,13 +153,18 @@ const rethrowClassified = (error: unknown): never => {
   throw classifyRedisError(error);
 };
 
-/** Runs `operation`, turning whatever it throws (or rejects with) into a classified StoreError. */
-function classified<T>(operation: () => Promise<T>): Promise<T> {
+/** Runs `operation`, turning a synchronous throw into a rejection with a classified StoreError. */
+function guarded<T>(operation: () => Promise<T>): Promise<T> {
   try {
-    return operation().catch(rethrowClassified);
+    return operation();
   } catch (error) {
     return Promise.reject(classifyRedisError(error));
   }
+}
+
+/** Runs `operation`, turning whatever it throws (or rejects with) into a classified StoreError. */
+function classified<T>(operation: () => Promise<T>): Promise<T> {
+  return guarded(() => operation().catch(rethrowClassified));
 }
 
 /** The script calls of one store, bound to its client and key prefix. */
@@ -200,11 +205,7 @@ export function createRedisStore(options: RedisStoreOptions): BucketStore {
       if (checks.length === 0) return Promise.resolve(NO_CHECKS);
       if (deadlineMs === undefined) return classified(() => evaluate(checks));
       // withDeadline classifies too (its own timeout is a StoreError already): one promise less.
-      try {
-        return withDeadline(evaluate(checks), { ms: deadlineMs, mapError: classifyRedisError });
-      } catch (error) {
-        return Promise.reject(classifyRedisError(error));
-      }
+      return guarded(() => withDeadline(evaluate(checks), { ms: deadlineMs, mapError: classifyRedisError }));
     },
     peek(key) {
       return classified(async () => parseState(await client.hmget(keyPrefix + key, "t", "u")));
