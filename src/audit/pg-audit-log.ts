@@ -49,8 +49,21 @@ export function descriptorTarget(domain: string, entries: readonly DescriptorEnt
   return { domain, entries: entries.map((e) => ({ key: e.key, value: e.value })) };
 }
 
-export function contextFields(context: ChangeContext): Pick<AuditInsert, "actor" | "reason" | "requestId"> {
+function contextFields(context: ChangeContext): Pick<AuditInsert, "actor" | "reason" | "requestId"> {
   return { actor: context.actor, reason: context.reason, requestId: context.requestId };
+}
+
+/** The audit row of an operator's change to one descriptor: an override set or deleted, a reset. */
+export function descriptorChange(
+  input: { domain: string; entries: readonly DescriptorEntry[]; context: ChangeContext },
+  change: Pick<AuditInsert, "action" | "before" | "after">,
+): AuditInsert {
+  return {
+    ...contextFields(input.context),
+    ...change,
+    domain: input.domain,
+    target: descriptorTarget(input.domain, input.entries),
+  };
 }
 
 export async function recordBucketReset(
@@ -60,14 +73,7 @@ export async function recordBucketReset(
   await db.transaction((client) =>
     insertAudit(client, {
       s: db.s,
-      event: {
-        ...contextFields(input.context),
-        action: "bucket.reset",
-        domain: input.domain,
-        target: descriptorTarget(input.domain, input.entries),
-        before: undefined,
-        after: undefined,
-      },
+      event: descriptorChange(input, { action: "bucket.reset", before: undefined, after: undefined }),
     }),
   );
 }

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import type { DescriptorEntry } from "../domain/rules.js";
-import { contextFields, descriptorTarget, insertAudit } from "./pg-audit-log.js";
+import { descriptorChange, descriptorTarget, insertAudit } from "./pg-audit-log.js";
 import type { Db } from "./pg-db.js";
 import type { OverrideRow } from "./pg-rows.js";
 import {
@@ -86,14 +86,11 @@ export function setOverride(db: Db, options: { schema: string; input: SetInput }
     const record = await upsertOverride(client, { s: db.s, input });
     await insertAudit(client, {
       s: db.s,
-      event: {
-        ...contextFields(input.context),
+      event: descriptorChange(input, {
         action: "override.set",
-        domain: input.domain,
-        target: descriptorTarget(input.domain, input.entries),
         before: previous === undefined ? null : overrideSnapshot(previous),
         after: overrideSnapshot(record),
-      },
+      }),
     });
     await notifyChange(client, options.schema);
     return record;
@@ -117,14 +114,11 @@ export function deleteOverride(
     if (deleted === undefined) return undefined;
     await insertAudit(client, {
       s: db.s,
-      event: {
-        ...contextFields(input.context),
+      event: descriptorChange(input, {
         action: "override.delete",
-        domain: input.domain,
-        target: descriptorTarget(input.domain, input.entries),
         before: overrideSnapshot(deleted),
         after: null,
-      },
+      }),
     });
     await notifyChange(client, options.schema);
     return deleted;
