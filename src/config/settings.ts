@@ -24,10 +24,32 @@ const hostList = z
   )
   .transform((v) => v.split(",").map((hp) => hp.trim()));
 
+/** Plain http:// only for a loopback host (a JWKS served by a local sidecar); https:// otherwise. */
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+const jwksUrl = z
+  .url({ protocol: /^https?$/ })
+  .refine(
+    (v) => v.startsWith("https://") || isLoopbackHost(new URL(v).hostname),
+    "must be an https:// URL (http:// only for a loopback host)",
+  );
+
 const SCHEMA = z.object({
   HOST: z.string().min(1).default("0.0.0.0"),
   GRPC_PORT: port.default(8081),
   HTTP_PORT: port.default(8080),
+  ADMIN_GRPC_PORT: port.optional(),
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt(600_000).default(10_000),
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt(600_000).default(5_000),
+  HTTP_IDLE_TIMEOUT_MS: positiveInt(600_000).default(5_000),
+  HTTP_MAX_CONNECTIONS: positiveInt(1_000_000).default(10_000),
+  DESCRIPTOR_LIMIT_OVERRIDES: bool.default(true),
   RULES_PATH: z
     .string()
     .min(1)
@@ -64,13 +86,14 @@ const SCHEMA = z.object({
     .default("floodgate"),
   ADMIN_DATA_DIR: z.string().min(1).default(".floodgate/db"),
   ADMIN_JWKS_FILE: z.string().min(1).optional(),
-  ADMIN_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  ADMIN_JWKS_URL: jwksUrl.optional(),
   ADMIN_PUBLIC_KEY_FILE: z.string().min(1).optional(),
   ADMIN_JWT_ISSUER: z.string().min(1).optional(),
   ADMIN_JWT_AUDIENCE: z.string().min(1).optional(),
   ADMIN_JWT_MAX_LIFETIME_S: positiveInt(86_400).default(3600),
   ADMIN_JWT_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(30),
   OVERRIDE_RESYNC_MS: positiveInt(3_600_000).default(5000),
+  AUDIT_CHAIN_KEY_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   WORKERS: positiveInt(64).default(1),
@@ -100,10 +123,37 @@ export interface AdminSettings {
   readonly clockToleranceS: number;
 }
 
+/** TLS on both listeners (TLS_CERT_FILE and TLS_KEY_FILE), mTLS with a client CA. */
+export interface ListenerTlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** Clients must present a certificate signed by this CA. */
+  readonly clientCaFile: string | undefined;
+}
+
+/** Limits on HTTP clients, so that a slow or idle one cannot hold a connection for ever. */
+export interface HttpLimits {
+  /** The whole request (headers and body) must arrive within this. */
+  readonly requestTimeoutMs: number;
+  /** The headers must arrive within this. */
+  readonly headersTimeoutMs: number;
+  /** A keep-alive connection with no request in flight is closed after this. */
+  readonly idleTimeoutMs: number;
+  /** Connections beyond this are refused. */
+  readonly maxConnections: number;
+}
+
 export interface Settings {
   readonly host: string;
   readonly grpcPort: number;
   readonly httpPort: number;
+  /** The Admin service on a listener of its own (and then not on grpcPort). */
+  readonly adminGrpcPort: number | undefined;
+  /** Undefined: both listeners are plain text. */
+  readonly tls: ListenerTlsFiles | undefined;
+  readonly http: HttpLimits;
+  /** Honour the descriptor `limit` field of ShouldRateLimit (Envoy's per-route override). */
+  readonly descriptorLimitOverrides: boolean;
   readonly rulesPath: string;
   readonly redisUrl: string | undefined;
   readonly redisClusterNodes: readonly string[] | undefined;
@@ -134,6 +184,8 @@ export interface Settings {
   readonly adminDataDir: string;
   readonly admin: AdminSettings | undefined;
   readonly overrideResyncMs: number;
+  /** An HMAC key the database never sees, for the audit chain (docs/audit-log.md). */
+  readonly auditChainKeyFile: string | undefined;
   readonly logLevel: Parsed["LOG_LEVEL"];
   readonly shutdownGraceMs: number;
   /** Processes serving the same ports (Node cluster), for central deployments. */
@@ -168,6 +220,39 @@ function topologyProblems(s: Parsed): string[] {
     problems.push("REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE: set both or neither");
   }
   return problems;
+}
+
+/** Certificate and key come together; a client CA needs them (mTLS is TLS first). */
+function tlsProblems(s: Parsed): string[] {
+  const problems: string[] = [];
+  if ((s.TLS_CERT_FILE === undefined) !== (s.TLS_KEY_FILE === undefined)) {
+    problems.push("TLS_CERT_FILE, TLS_KEY_FILE: set both or neither");
+  }
+  if (s.TLS_CLIENT_CA_FILE !== undefined && s.TLS_CERT_FILE === undefined) {
+    problems.push("TLS_CLIENT_CA_FILE: needs TLS_CERT_FILE and TLS_KEY_FILE");
+  }
+  return problems;
+}
+
+function listenerProblems(s: Parsed): string[] {
+  const problems: string[] = [];
+  if (s.HTTP_HEADERS_TIMEOUT_MS > s.HTTP_REQUEST_TIMEOUT_MS) {
+    problems.push("HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS");
+  }
+  const admin = s.ADMIN_GRPC_PORT;
+  if (admin !== undefined && admin !== 0 && (admin === s.GRPC_PORT || admin === s.HTTP_PORT)) {
+    problems.push("ADMIN_GRPC_PORT: must differ from GRPC_PORT and HTTP_PORT");
+  }
+  return problems;
+}
+
+function tlsFiles(s: Parsed): ListenerTlsFiles | undefined {
+  if (s.TLS_CERT_FILE === undefined || s.TLS_KEY_FILE === undefined) return undefined;
+  return Object.freeze({
+    certFile: s.TLS_CERT_FILE,
+    keyFile: s.TLS_KEY_FILE,
+    clientCaFile: s.TLS_CLIENT_CA_FILE,
+  });
 }
 
 const DEFAULT_MAX_COOLDOWN_MS = 5000;
@@ -238,12 +323,23 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     ...adminProblems(s),
     ...workerProblems(s),
     ...breakerProblems(s),
+    ...tlsProblems(s),
+    ...listenerProblems(s),
   ];
   if (conflicts.length > 0) throw new SettingsError(conflicts);
   return Object.freeze({
     host: s.HOST,
     grpcPort: s.GRPC_PORT,
     httpPort: s.HTTP_PORT,
+    adminGrpcPort: s.ADMIN_GRPC_PORT,
+    tls: tlsFiles(s),
+    http: Object.freeze({
+      requestTimeoutMs: s.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: s.HTTP_HEADERS_TIMEOUT_MS,
+      idleTimeoutMs: s.HTTP_IDLE_TIMEOUT_MS,
+      maxConnections: s.HTTP_MAX_CONNECTIONS,
+    }),
+    descriptorLimitOverrides: s.DESCRIPTOR_LIMIT_OVERRIDES,
     rulesPath: s.RULES_PATH,
     redisUrl: s.REDIS_URL,
     redisClusterNodes: s.REDIS_CLUSTER_NODES,
@@ -276,23 +372,45 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     adminDataDir: s.ADMIN_DATA_DIR,
     admin: adminSettings(s),
     overrideResyncMs: s.OVERRIDE_RESYNC_MS,
+    auditChainKeyFile: s.AUDIT_CHAIN_KEY_FILE,
     logLevel: s.LOG_LEVEL,
     shutdownGraceMs: s.SHUTDOWN_GRACE_MS,
     workers: s.WORKERS,
   });
 }
 
+/** How the CLI reaches a TLS server: the CA to trust, and its own certificate for mTLS. */
+export interface CliTls {
+  /** TLS on: FLOODGATE_TLS=true, or any of the files below set. */
+  readonly enabled: boolean;
+  /** Trust this CA instead of the system's roots. */
+  readonly caFile: string | undefined;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+}
+
 /** What the operator CLI reads from the environment: where to call, and with which token. */
 export interface CliEnvironment {
   readonly server: string;
   readonly token: string | undefined;
+  readonly tls: CliTls;
 }
 
 export function loadCliEnvironment(env: Record<string, string | undefined> = process.env): CliEnvironment {
-  const server = env["FLOODGATE_SERVER"];
-  const token = env["FLOODGATE_TOKEN"];
+  const value = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v === "" ? undefined : v;
+  };
+  const tls = {
+    caFile: value("FLOODGATE_TLS_CA_FILE"),
+    certFile: value("FLOODGATE_TLS_CERT_FILE"),
+    keyFile: value("FLOODGATE_TLS_KEY_FILE"),
+  };
+  const files = tls.caFile !== undefined || tls.certFile !== undefined || tls.keyFile !== undefined;
+  const flag = value("FLOODGATE_TLS");
   return Object.freeze({
-    server: server === undefined || server === "" ? "127.0.0.1:8081" : server,
-    token: token === undefined || token === "" ? undefined : token,
+    server: value("FLOODGATE_SERVER") ?? "127.0.0.1:8081",
+    token: value("FLOODGATE_TOKEN"),
+    tls: Object.freeze({ enabled: files || flag === "true" || flag === "1", ...tls }),
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadSettings, SettingsError } from "../../src/config/settings.js";
+import { loadCliEnvironment, loadSettings, SettingsError } from "../../src/config/settings.js";
 
 describe("settings", () => {
   it("has documented defaults and is frozen", () => {
@@ -94,5 +94,68 @@ describe("settings", () => {
       expect(problems.join("\n")).toMatch(/REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL$/m);
       expect((err as Error).message).not.toMatch(/secret/);
     }
+  });
+
+  it("has safe listener defaults: plain text, one gRPC port, bounded HTTP clients, Envoy's limit field on", () => {
+    expect(loadSettings({})).toMatchObject({
+      adminGrpcPort: undefined,
+      tls: undefined,
+      http: {
+        requestTimeoutMs: 10_000,
+        headersTimeoutMs: 5_000,
+        idleTimeoutMs: 5_000,
+        maxConnections: 10_000,
+      },
+      descriptorLimitOverrides: true,
+      auditChainKeyFile: undefined,
+    });
+    expect(loadSettings({ DESCRIPTOR_LIMIT_OVERRIDES: "false" }).descriptorLimitOverrides).toBe(false);
+  });
+
+  it("takes TLS as a certificate and key together, and a client CA only with them", () => {
+    expect(
+      loadSettings({ TLS_CERT_FILE: "/c.pem", TLS_KEY_FILE: "/k.pem", TLS_CLIENT_CA_FILE: "/ca.pem" }).tls,
+    ).toEqual({ certFile: "/c.pem", keyFile: "/k.pem", clientCaFile: "/ca.pem" });
+    expect(() => loadSettings({ TLS_CERT_FILE: "/c.pem" })).toThrow(/TLS_CERT_FILE, TLS_KEY_FILE: set both/);
+    expect(() => loadSettings({ TLS_CLIENT_CA_FILE: "/ca.pem" })).toThrow(
+      /TLS_CLIENT_CA_FILE: needs TLS_CERT_FILE and TLS_KEY_FILE/,
+    );
+  });
+
+  it("keeps the admin listener apart from the others, and header timeouts within the request timeout", () => {
+    expect(loadSettings({ ADMIN_GRPC_PORT: "9091" }).adminGrpcPort).toBe(9091);
+    expect(() => loadSettings({ ADMIN_GRPC_PORT: "8081" })).toThrow(/ADMIN_GRPC_PORT: must differ/);
+    expect(() => loadSettings({ HTTP_REQUEST_TIMEOUT_MS: "1000", HTTP_HEADERS_TIMEOUT_MS: "2000" })).toThrow(
+      /HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS/,
+    );
+  });
+
+  it("fetches a JWKS over https, or over http only from a loopback host", () => {
+    const admin = { ADMIN_JWT_ISSUER: "i", ADMIN_JWT_AUDIENCE: "a" };
+    for (const url of [
+      "https://idp.example.com/jwks",
+      "http://127.0.0.1:9000/jwks",
+      "http://[::1]/k",
+      "http://localhost/k",
+    ]) {
+      expect(loadSettings({ ...admin, ADMIN_JWKS_URL: url }).admin?.jwksUrl).toBe(url);
+    }
+    expect(() => loadSettings({ ...admin, ADMIN_JWKS_URL: "http://idp.example.com/jwks" })).toThrow(
+      /ADMIN_JWKS_URL: must be an https:\/\/ URL/,
+    );
+  });
+
+  it("reads the CLI's TLS settings from the environment", () => {
+    expect(loadCliEnvironment({}).tls).toEqual({
+      enabled: false,
+      caFile: undefined,
+      certFile: undefined,
+      keyFile: undefined,
+    });
+    expect(loadCliEnvironment({ FLOODGATE_TLS: "true" }).tls.enabled).toBe(true);
+    expect(loadCliEnvironment({ FLOODGATE_TLS_CA_FILE: "/ca.pem" }).tls).toMatchObject({
+      enabled: true,
+      caFile: "/ca.pem",
+    });
   });
 });
