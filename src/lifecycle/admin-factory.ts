@@ -21,8 +21,8 @@ export interface AdminHandle {
   readonly authenticator: Authenticator;
   readonly audit: AuditStore;
   readonly overrides: OverrideTable;
-  /** "ok", or why the database is unusable (for /readyz; it never makes the service unready). */
-  readonly status: () => string;
+  /** For /readyz (it never makes the service unready): the state only; the reason is logged. */
+  readonly status: () => "ok" | "degraded";
   close(): Promise<void>;
 }
 
@@ -137,7 +137,7 @@ export async function startAdmin(settings: Settings, deps: AdminDeps): Promise<A
     authenticator,
     audit,
     overrides,
-    status: () => (lastError === "" ? "ok" : `degraded: ${lastError}`),
+    status: () => (lastError === "" ? "ok" : "degraded"),
     close: async () => {
       await sync.stop();
       await audit.close();

@@ -14,7 +14,7 @@ import { createRedisStore } from "../store/redis/redis-store.js";
 
 export interface StoreHandle {
   readonly store: BucketStore;
-  /** Health components of the store, e.g. {redis: "ok"} or {redis: "degraded: timeout: …"}. */
+  /** Health components of the store, e.g. {redis: "ok"} or {redis: "degraded"}: states, never reasons. */
   readonly components: () => Readonly<Record<string, string>>;
   readonly description: string;
 }

@@ -39,8 +39,11 @@ export interface FallbackStoreOptions {
 }
 
 export interface FallbackStore extends BucketStore {
-  /** "ok", or "degraded: <reason>" while decisions come from the local store. */
-  status(): string;
+  /**
+   * "degraded" while decisions come from the local store. The state only: /readyz answers anyone,
+   * so the reason goes to the log line of the transition, never here.
+   */
+  status(): "ok" | "degraded";
 }
 
 /** C/d (at least 1 token, so a small limit is not turned into a deny-all) and r/d. */
@@ -78,26 +81,23 @@ export function probeBackoff(first: number, max: number): IBackoffFactory<unknow
   return { next: () => wait(Math.min(first, max)) };
 }
 
-function createBreaker(options: FallbackStoreOptions): {
-  policy: CircuitBreakerPolicy;
-  reason: () => string;
-} {
+function createBreaker(options: FallbackStoreOptions): CircuitBreakerPolicy {
   const policy = circuitBreaker(handleWhen(isTransient), {
     halfOpenAfter: probeBackoff(options.cooldownMs, options.maxCooldownMs),
     breaker: new ConsecutiveBreaker(options.failures),
   });
-  let reason = "";
+  let inEpisode = false;
   policy.onBreak((event) => {
     // A failed half-open probe re-opens the breaker: still the same episode, so no new alert.
-    if (reason !== "") return;
-    reason = reasonOf(event);
-    options.events.onEnter(reason);
+    if (inEpisode) return;
+    inEpisode = true;
+    options.events.onEnter(reasonOf(event));
   });
   policy.onReset(() => {
-    reason = "";
+    inEpisode = false;
     options.events.onExit();
   });
-  return { policy, reason: () => reason };
+  return policy;
 }
 
 export function createFallbackStore(options: FallbackStoreOptions): FallbackStore {
@@ -137,8 +137,8 @@ export function createFallbackStore(options: FallbackStoreOptions): FallbackStor
     evaluate(checks) {
       // While one request probes a half-open breaker, cockatiel would make every other request
       // wait for that probe; they go to the local store instead, so none pays the timeout.
-      if (breaker.policy.state === CircuitState.HalfOpen) return fromLocal(checks);
-      return breaker.policy
+      if (breaker.state === CircuitState.HalfOpen) return fromLocal(checks);
+      return breaker
         .execute(() => timedPrimary(checks))
         .catch((error: unknown) => {
           if (error instanceof BrokenCircuitError || isTransient(error)) return fromLocal(checks);
@@ -154,6 +154,6 @@ export function createFallbackStore(options: FallbackStoreOptions): FallbackStor
     close: async () => {
       await Promise.all([primary.close(), local.close()]);
     },
-    status: () => (breaker.policy.state === CircuitState.Closed ? "ok" : `degraded: ${breaker.reason()}`),
+    status: () => (breaker.state === CircuitState.Closed ? "ok" : "degraded"),
   };
 }

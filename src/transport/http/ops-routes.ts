@@ -8,7 +8,8 @@ export interface HealthReport {
 
 const COMPONENTS = {
   type: "object",
-  description: "Each component's state: ok, degraded: <reason>, or a plain word (draining: yes/no).",
+  description:
+    "Each component's state: ok or degraded (the reason is in the server's log), or yes/no for draining.",
   additionalProperties: { type: "string" },
 } as const;
 
