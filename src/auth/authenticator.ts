@@ -58,6 +58,7 @@ export async function createAuthenticator(
       const token = bearerToken(authorization);
       let payload: JWTPayload;
       try {
+        refuseCritical(token);
         payload = await source.verify(token, verifyOptions);
       } catch (err) {
         const [reason, detail] = classify(err);
@@ -174,6 +175,22 @@ function bearerToken(authorization: string | undefined): string {
   const match = BEARER.exec(authorization.trim());
   if (match?.[1] === undefined) throw new AuthError("malformed", "expected Bearer and a compact JWS");
   return match[1];
+}
+
+/**
+ * Floodgate implements no JWS extension, so a token that marks one as critical cannot be
+ * understood (RFC 7515 §4.1.11). It is the token's problem, refused before any key is looked up:
+ * jose would report it as "not supported", which reads like a key-source outage.
+ */
+function refuseCritical(token: string): void {
+  let critical: unknown;
+  try {
+    critical = decodeProtectedHeader(token).crit;
+  } catch {
+    return; // an undecodable header is jose's to classify (malformed)
+  }
+  if (critical !== undefined)
+    throw new AuthError("malformed", "critical header parameters are not supported");
 }
 
 // --- errors ------------------------------------------------------------------------------------

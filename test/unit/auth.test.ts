@@ -77,6 +77,12 @@ describe("token refusals (JWKS file source)", () => {
     ["scope of the wrong type", () => sign(rsa, claims({ scope: { admin: true } })), "claims"],
     ["scp with a non-string", () => sign(rsa, claims({ scp: ["floodgate:read", 7] })), "claims"],
     ["not JSON inside", () => Promise.resolve("eyJub3QganNvbg.eyJub3QganNvbg.c2ln"), "malformed"],
+    // A JWS extension we do not implement is the token's problem, never a key-source outage.
+    [
+      "an unknown critical header",
+      () => sign(rsa, claims(), { critical: { "urn:example:policy": "strict" } }),
+      "malformed",
+    ],
   ];
 
   it.each(cases)("%s", async (_name, token, reason) => {

@@ -73,16 +73,22 @@ export function claims(overrides: Record<string, unknown> = {}): JWTPayload {
   return Object.fromEntries(Object.entries(base).filter(([, v]) => v !== undefined));
 }
 
-/** Signs any claim set (even an invalid one); `kid: null` leaves the kid out of the header. */
+/**
+ * Signs any claim set (even an invalid one); `kid: null` leaves the kid out of the header, and
+ * `critical` adds JWS extension parameters listed in `crit` (RFC 7515 §4.1.11).
+ */
 export async function sign(
   key: TestKey,
   payload: JWTPayload,
-  header: { kid?: string | null } = {},
+  header: { kid?: string | null; critical?: Record<string, unknown> } = {},
 ): Promise<string> {
   const kid = header.kid === undefined ? key.kid : header.kid;
+  const critical = header.critical ?? {};
+  const names = Object.keys(critical);
+  const extensions = names.length === 0 ? {} : { ...critical, crit: names };
   return new SignJWT(payload)
-    .setProtectedHeader(kid === null ? { alg: key.alg } : { alg: key.alg, kid })
-    .sign(key.privateKey);
+    .setProtectedHeader(kid === null ? { alg: key.alg, ...extensions } : { alg: key.alg, kid, ...extensions })
+    .sign(key.privateKey, { crit: Object.fromEntries(names.map((name) => [name, true])) });
 }
 
 export const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString("base64url");
