@@ -1,4 +1,7 @@
 import { createHmac } from "node:crypto";
+import { createServer } from "node:http";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -157,4 +160,27 @@ export function useKeyFixture(): KeyFixture {
     },
     (fixture) => fixture.dir.cleanup(),
   );
+}
+
+/** A JWKS endpoint on 127.0.0.1:0 that counts fetches; `mode` makes it fail on purpose. */
+export class JwksServer {
+  fetches = 0;
+  served: JWK[] = [];
+  mode: "ok" | "error" | "hang" = "ok";
+  private readonly server: Server = createServer((_req, res) => {
+    this.fetches += 1;
+    if (this.mode === "hang") return;
+    res.writeHead(this.mode === "ok" ? 200 : 500, { "content-type": "application/json" });
+    res.end(JSON.stringify({ keys: this.served }));
+  });
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/jwks.json`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
 }
