@@ -1,5 +1,6 @@
 import { createLocalJWKSet, createRemoteJWKSet, errors } from "jose";
 import type { JWTVerifyGetKey } from "jose";
+import { errorWithCause } from "./keys.js";
 
 /**
  * The keys behind ADMIN_JWKS_URL (docs/admin-auth.md, "ADMIN_JWKS_URL: caching, outages").
@@ -32,7 +33,8 @@ export interface JwksUrlOptions {
 }
 
 export interface JwksFetchFailure {
-  readonly error: unknown;
+  /** What went wrong, for the log (the error's message and its cause's). */
+  readonly reason: string;
   /** Consecutive failed fetches, this one included. */
   readonly failures: number;
   /** When the next fetch may happen. */
@@ -139,6 +141,7 @@ class RemoteKeys {
     this.retryAt = now() + retryInMs;
     this.lastError = error;
     const staleSetAgeMs = this.current === undefined ? undefined : now() - this.current.fetchedAt;
-    this.options.onFetchError?.({ error, failures: this.failures, retryInMs, staleSetAgeMs });
+    const reason = errorWithCause(error);
+    this.options.onFetchError?.({ reason, failures: this.failures, retryInMs, staleSetAgeMs });
   }
 }

@@ -1,5 +1,5 @@
 import { decodeProtectedHeader, errors } from "jose";
-import { errorMessage } from "./keys.js";
+import { errorWithCause } from "./keys.js";
 import { AuthError } from "./types.js";
 import type { AuthFailure } from "./types.js";
 
@@ -27,8 +27,7 @@ export function classify(err: unknown): [AuthFailure, string] {
     return [CODE_REASONS[err.code] ?? "key_source", `${err.code}: ${err.message}`];
   }
   // Not jose's: the JWKS URL is unusable (refused, DNS, backing off), or a key is (too small).
-  const cause = err instanceof Error && err.cause !== undefined ? ` (${errorMessage(err.cause)})` : "";
-  return ["key_source", `${errorMessage(err)}${cause}`];
+  return ["key_source", errorWithCause(err)];
 }
 
 /** alg and kid from the unverified header: for the log, they say which key the caller meant. */
