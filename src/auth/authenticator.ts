@@ -42,14 +42,15 @@ export async function createAuthenticator(
   settings: AdminSettings,
   options: AuthenticatorOptions = {},
 ): Promise<Authenticator> {
-  const now = options.now ?? Date.now;
+  const { replayCacheSize, onJwksFetchError, now: clock, ...jwksTimings } = options;
+  const now = clock ?? Date.now;
   const source = await loadKeySource(settings, {
     ...JWKS_URL_DEFAULTS,
-    ...definedOnly(options),
+    ...definedOnly(jwksTimings),
     now,
-    onFetchError: options.onJwksFetchError,
+    onFetchError: onJwksFetchError,
   });
-  const replay = new ReplayCache(options.replayCacheSize ?? DEFAULT_REPLAY_CACHE_SIZE, now);
+  const replay = new ReplayCache(replayCacheSize ?? DEFAULT_REPLAY_CACHE_SIZE, now);
   const verifyOptions = (): JWTVerifyOptions => ({
     algorithms: [...source.algorithms],
     issuer: settings.issuer,
