@@ -1,50 +1,57 @@
-import { createPublicKey } from "node:crypto";
-import type { JsonWebKey } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  decodeProtectedHeader,
-  errors,
-  importSPKI,
-  jwtVerify,
-} from "jose";
-import type { JSONWebKeySet, JWTPayload, JWTVerifyOptions } from "jose";
-import { SettingsError } from "../config/settings.js";
+import { decodeProtectedHeader } from "jose";
+import type { JWTPayload, JWTVerifyOptions } from "jose";
 import type { AdminSettings } from "../config/settings.js";
-import { ALLOWED_ALGORITHMS, algorithmForKey, errorMessage, normalizePublicPem } from "./keys.js";
-import type { SigningAlgorithm } from "./keys.js";
+import type { JwksFetchFailure } from "./jwks-url.js";
+import { JWKS_URL_DEFAULTS } from "./jwks-url.js";
+import { loadKeySource } from "./key-sources.js";
+import { DEFAULT_REPLAY_CACHE_SIZE, ReplayCache } from "./replay-cache.js";
+import { classify, headerHints } from "./token-errors.js";
 import { AuthError } from "./types.js";
-import type { AuthFailure, Authenticator, Principal } from "./types.js";
+import type { Authenticator, Principal, TokenUse } from "./types.js";
 
 /**
- * Verifies admin JWTs (DESIGN §5). Every failure is an AuthError with the one client-visible
- * message; the bounded `reason` and the log-only `detail` say what really went wrong.
+ * Verifies admin JWTs (docs/admin-auth.md). Every failure is an AuthError with the one
+ * client-visible message; the bounded `reason` and the log-only `detail` say what went wrong.
  */
 
 /** Longest accepted `authorization` value. An admin JWT is a few hundred bytes; 8 KiB is lavish. */
 export const MAX_AUTHORIZATION_LENGTH = 8 * 1024;
 
+/** Knobs with safe defaults; the tests shorten the intervals and inject the clock. */
 export interface AuthenticatorOptions {
-  /** Timeout of one JWKS URL fetch (default 5000 ms). */
+  /** ADMIN_JWKS_URL: timeout of one fetch (default 5000 ms). */
   readonly fetchTimeoutMs?: number;
-  /** After a fetch, how long before an unknown `kid` may trigger another one (default 30 s). */
+  /** ADMIN_JWKS_URL: after a fetch, how long before an unknown `kid` may trigger another (30 s). */
   readonly cooldownMs?: number;
-  /** How long fetched keys are used before a refetch (default 10 min). */
+  /** ADMIN_JWKS_URL: how long fetched keys are used before a refetch (10 min). */
   readonly cacheMaxAgeMs?: number;
-}
-
-interface KeySource {
-  readonly algorithms: readonly SigningAlgorithm[];
-  readonly verify: (token: string, options: JWTVerifyOptions) => Promise<JWTPayload>;
+  /** ADMIN_JWKS_URL: first wait after a failed fetch (1 s), doubling up to backoffMaxMs (60 s). */
+  readonly backoffMinMs?: number;
+  readonly backoffMaxMs?: number;
+  /** ADMIN_JWKS_URL: how long past cacheMaxAgeMs the last good keys serve while fetches fail (20 min). */
+  readonly maxStaleMs?: number;
+  /** ADMIN_JWKS_URL: told about each failed fetch. */
+  readonly onJwksFetchError?: (failure: JwksFetchFailure) => void;
+  /** Live write-token ids remembered at once (10,000); beyond that, writes are refused. */
+  readonly replayCacheSize?: number;
+  /** Wall clock, ms (default Date.now): token times, the replay cache and the JWKS cache. */
+  readonly now?: () => number;
 }
 
 export async function createAuthenticator(
   settings: AdminSettings,
   options: AuthenticatorOptions = {},
 ): Promise<Authenticator> {
-  const source = await loadKeySource(settings, options);
-  const verifyOptions: JWTVerifyOptions = {
+  const { replayCacheSize, onJwksFetchError, now: clock, ...jwksTimings } = options;
+  const now = clock ?? Date.now;
+  const source = await loadKeySource(settings, {
+    ...JWKS_URL_DEFAULTS,
+    ...definedOnly(jwksTimings),
+    now,
+    onFetchError: onJwksFetchError,
+  });
+  const replay = new ReplayCache(replayCacheSize ?? DEFAULT_REPLAY_CACHE_SIZE, now);
+  const verifyOptions = (): JWTVerifyOptions => ({
     algorithms: [...source.algorithms],
     issuer: settings.issuer,
     audience: settings.audience,
@@ -52,112 +59,50 @@ export async function createAuthenticator(
     clockTolerance: settings.clockToleranceS,
     // Besides bounding the token's age, this makes jose refuse an `iat` in the future.
     maxTokenAge: settings.maxLifetimeS,
-  };
+    currentDate: new Date(now()),
+  });
   return {
-    async authenticate(authorization: string | undefined): Promise<Principal> {
+    async authenticate(authorization: string | undefined, use: TokenUse): Promise<Principal> {
       const token = bearerToken(authorization);
       let payload: JWTPayload;
       try {
-        payload = await source.verify(token, verifyOptions);
+        refuseCritical(token);
+        payload = await source.verify(token, verifyOptions());
       } catch (err) {
         const [reason, detail] = classify(err);
         throw new AuthError(reason, `${detail}${headerHints(token)}`);
       }
-      return principalFrom(payload, settings.maxLifetimeS);
+      const principal = principalFrom(payload, settings.maxLifetimeS);
+      // Only a verified token reaches the cache: a forged one cannot use up a real token's jti.
+      if (use === "write") {
+        // jose accepts the token until exp plus the tolerance: the jti is kept as long.
+        claimForWrite(replay, principal, ((payload.exp as number) + settings.clockToleranceS) * 1000);
+      }
+      return principal;
     },
   };
 }
 
-// --- key sources -------------------------------------------------------------------------------
-
-async function loadKeySource(settings: AdminSettings, options: AuthenticatorOptions): Promise<KeySource> {
-  if (settings.jwksFile !== undefined) return jwksFileSource(settings.jwksFile);
-  if (settings.jwksUrl !== undefined) return jwksUrlSource(settings.jwksUrl, options);
-  if (settings.publicKeyFile !== undefined) return publicKeySource(settings.publicKeyFile);
-  throw new SettingsError(["ADMIN_JWKS_FILE, ADMIN_JWKS_URL, ADMIN_PUBLIC_KEY_FILE: none is set"]);
+/** Drops undefined options, so that they do not overwrite the defaults. */
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** Runs a startup step; any failure stops the process with a message naming the variable. */
-async function startupStep<T>(variable: string, path: string, step: () => Promise<T>): Promise<T> {
-  try {
-    return await step();
-  } catch (err) {
-    throw new SettingsError([`${variable}: ${path}: ${errorMessage(err)}`]);
+/** A write token is single-use on this process (docs/admin-auth.md, "Single-use write tokens"). */
+function claimForWrite(replay: ReplayCache, principal: Principal, forgetAtMs: number): void {
+  const { jti } = principal;
+  if (jti === undefined || jti === "") {
+    throw new AuthError("jti_required", "a write call needs a token with a jti (single-use)");
   }
-}
-
-/** Read once at startup: rotating keys means a restart (or use ADMIN_JWKS_URL). */
-async function jwksFileSource(path: string): Promise<KeySource> {
-  const jwks = await startupStep("ADMIN_JWKS_FILE", path, async () =>
-    checkJwks(JSON.parse(await readFile(path, "utf8"))),
-  );
-  const getKey = createLocalJWKSet(jwks);
-  return {
-    algorithms: ALLOWED_ALGORITHMS,
-    verify: async (token, options) => (await jwtVerify(token, getKey, options)).payload,
-  };
-}
-
-/** jose caches the set, refetches after cacheMaxAge, and on an unknown kid at most once per cooldown. */
-function jwksUrlSource(url: string, options: AuthenticatorOptions): KeySource {
-  const getKey = createRemoteJWKSet(new URL(url), {
-    timeoutDuration: options.fetchTimeoutMs ?? 5000,
-    cooldownDuration: options.cooldownMs ?? 30_000,
-    cacheMaxAge: options.cacheMaxAgeMs ?? 600_000,
-  });
-  return {
-    algorithms: ALLOWED_ALGORITHMS,
-    verify: async (token, options) => (await jwtVerify(token, getKey, options)).payload,
-  };
-}
-
-/** One key, one algorithm (inferred from the key); a `kid` in the token is irrelevant and ignored. */
-async function publicKeySource(path: string): Promise<KeySource> {
-  const { key, alg } = await startupStep("ADMIN_PUBLIC_KEY_FILE", path, async () => {
-    const normalized = normalizePublicPem(await readFile(path, "utf8"));
-    return { key: await importSPKI(normalized.pem, normalized.alg), alg: normalized.alg };
-  });
-  return {
-    algorithms: [alg],
-    verify: async (token, options) => (await jwtVerify(token, key, options)).payload,
-  };
-}
-
-const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-
-/**
- * The JWKS file is curated for Floodgate, so be strict: every key must be a public signing key
- * of an allowed type. A private or symmetric key in it is a leak or a mistake, never ignored.
- */
-function checkJwks(value: unknown): JSONWebKeySet {
-  const keys: unknown = isRecord(value) ? value.keys : undefined;
-  if (!Array.isArray(keys) || keys.length === 0)
-    throw new Error('expected {"keys": [...]} with at least one key');
-  keys.forEach((jwk: unknown, index) => {
-    const label = `key ${index}${isRecord(jwk) && typeof jwk.kid === "string" ? ` (kid ${jwk.kid})` : ""}`;
-    try {
-      checkJwk(jwk);
-    } catch (err) {
-      throw new Error(`${label}: ${errorMessage(err)}`);
-    }
-  });
-  return value as JSONWebKeySet;
-}
-
-function checkJwk(jwk: unknown): void {
-  if (!isRecord(jwk)) throw new Error("not a JSON object");
-  if (PRIVATE_MEMBERS.some((member) => member in jwk)) {
-    throw new Error("contains private or secret key material; publish public keys only");
+  const result = replay.claim(jti, forgetAtMs);
+  if (result === "replayed")
+    throw new AuthError("replayed", `jti already used for a write (sub ${principal.sub})`);
+  if (result === "full") {
+    throw new AuthError(
+      "replay_cache_full",
+      "too many live write tokens; refusing rather than forgetting one",
+    );
   }
-  if (jwk.use !== undefined && jwk.use !== "sig") throw new Error('"use" must be "sig"');
-  const alg = algorithmForKey(createPublicKey({ key: jwk as JsonWebKey, format: "jwk" }));
-  if (jwk.alg !== undefined && jwk.alg !== alg) {
-    throw new Error(`"alg" ${JSON.stringify(jwk.alg)} is not allowed for this key; use ${alg}`);
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 // --- the header --------------------------------------------------------------------------------
@@ -176,59 +121,20 @@ function bearerToken(authorization: string | undefined): string {
   return match[1];
 }
 
-// --- errors ------------------------------------------------------------------------------------
-
-const CODE_REASONS: Readonly<Record<string, AuthFailure>> = {
-  ERR_JOSE_ALG_NOT_ALLOWED: "algorithm",
-  ERR_JWS_INVALID: "malformed",
-  ERR_JWT_INVALID: "malformed",
-  ERR_JWS_SIGNATURE_VERIFICATION_FAILED: "signature",
-  ERR_JWKS_NO_MATCHING_KEY: "unknown_key",
-  // A kid-less token against a set with several candidate keys: we cannot tell which is meant.
-  ERR_JWKS_MULTIPLE_MATCHING_KEYS: "unknown_key",
-  ERR_JWT_EXPIRED: "expired",
-};
-
-/** Maps anything thrown while verifying to a bounded reason and a log detail. */
-function classify(err: unknown): [AuthFailure, string] {
-  if (err instanceof AuthError) return [err.reason, err.detail ?? ""];
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    return [claimReason(err), `${err.code} (${err.claim}, ${err.reason}): ${err.message}`];
-  }
-  if (err instanceof errors.JOSEError) {
-    // Unlisted codes (ERR_JWKS_TIMEOUT, ERR_JWKS_INVALID, ERR_JWK_INVALID, ERR_JOSE_NOT_SUPPORTED,
-    // a non-200 from the JWKS URL) all come from the key side, not from the token.
-    return [CODE_REASONS[err.code] ?? "key_source", `${err.code}: ${err.message}`];
-  }
-  // Not jose's: the JWKS fetch failed (refused, DNS), or a key could not be used (too small).
-  const cause = err instanceof Error && err.cause !== undefined ? ` (${errorMessage(err.cause)})` : "";
-  return ["key_source", `${errorMessage(err)}${cause}`];
-}
-
-/** alg and kid from the unverified header: for the log, they say which key the caller meant. */
-function headerHints(token: string): string {
+/**
+ * Floodgate implements no JWS extension, so a token that marks one as critical cannot be
+ * understood (RFC 7515 §4.1.11). It is the token's problem, refused before any key is looked up:
+ * jose would report it as "not supported", which reads like a key-source outage.
+ */
+function refuseCritical(token: string): void {
+  let critical: unknown;
   try {
-    const { alg, kid } = decodeProtectedHeader(token);
-    const show = (value: unknown) => (value === undefined ? "-" : JSON.stringify(value).slice(0, 64));
-    return ` [alg ${show(alg)}, kid ${show(kid)}]`;
+    critical = decodeProtectedHeader(token).crit;
   } catch {
-    return "";
+    return; // an undecodable header is jose's to classify (malformed)
   }
-}
-
-function claimReason(err: errors.JWTClaimValidationFailed): AuthFailure {
-  if (err.reason === "missing" || err.reason === "invalid") return "claims";
-  switch (err.claim) {
-    case "iss":
-      return "issuer";
-    case "aud":
-      return "audience";
-    case "nbf":
-    case "iat": // issued in the future, beyond the clock tolerance
-      return "not_yet_valid";
-    default:
-      return "claims";
-  }
+  if (critical !== undefined)
+    throw new AuthError("malformed", "critical header parameters are not supported");
 }
 
 // --- the principal -----------------------------------------------------------------------------

@@ -57,3 +57,9 @@ export function normalizePrivatePem(text: string): NormalizedKey {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** The message and, when there is one, its cause's: "fetch failed (connect ECONNREFUSED …)". */
+export function errorWithCause(err: unknown): string {
+  const cause = err instanceof Error && err.cause !== undefined ? ` (${errorMessage(err.cause)})` : "";
+  return `${errorMessage(err)}${cause}`;
+}

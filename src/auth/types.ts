@@ -30,7 +30,11 @@ export type AuthFailure =
   | "audience"
   | "lifetime"
   | "claims"
-  | "key_source";
+  | "key_source"
+  // Write calls only (docs/admin-auth.md, "Single-use write tokens"):
+  | "jti_required"
+  | "replayed"
+  | "replay_cache_full";
 
 /** Every authentication failure carries this one message, whatever the cause. */
 export const UNAUTHENTICATED_MESSAGE = "unauthenticated";
@@ -45,7 +49,13 @@ export class AuthError extends FloodgateError {
   }
 }
 
+/**
+ * What the token is for. A "write" token is single-use: its `jti` is required and is recorded
+ * until the token expires, so the same token cannot make a second write on this process.
+ */
+export type TokenUse = "read" | "write";
+
 export interface Authenticator {
-  /** Verifies `authorization: Bearer <JWT>`; throws AuthError on any problem. */
-  authenticate(authorization: string | undefined): Promise<Principal>;
+  /** Verifies `authorization: Bearer <JWT>` for `use`; throws AuthError on any problem. */
+  authenticate(authorization: string | undefined, use: TokenUse): Promise<Principal>;
 }

@@ -105,7 +105,10 @@ async function openStore(settings: Settings, logger: Logger) {
 export async function startAdmin(settings: Settings, deps: AdminDeps): Promise<AdminHandle | undefined> {
   if (settings.admin === undefined) return undefined;
   const { logger, metrics } = deps;
-  const authenticator = await createAuthenticator(settings.admin);
+  const authenticator = await createAuthenticator(settings.admin, {
+    // At most one line per backoff wait; while the last keys still serve, this is the only sign.
+    onJwksFetchError: (failure) => logger.warn(failure, "ADMIN_JWKS_URL fetch failed; backing off"),
+  });
   const { audit, stop: stopDatabase } = await openStore(settings, logger);
   const overrides = new OverrideTable();
   let lastError = "";

@@ -3,7 +3,6 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAdminClient } from "../../src/transport/grpc/admin-client.js";
 import type { FloodgateProcess } from "../harness/floodgate-process.js";
 import { startFloodgateProcess } from "../harness/floodgate-process.js";
 import type { PrivatePostgres } from "../harness/postgres.js";
@@ -52,7 +51,7 @@ describe("admin across replicas", () => {
   };
 
   it("applies a change made on one replica on the other within 1 s", async () => {
-    const admin = createAdminClient({ address: a.grpcAddress, token: await fixture.token() });
+    const admin = fixture.client(a.grpcAddress);
     expect(await limitOn(b, "mallory")).toBe(100);
     await admin.call("SetOverride", {
       target: { domain: "edge", entries: [{ key: "user", value: "mallory" }] },
@@ -68,11 +67,7 @@ describe("admin across replicas", () => {
   });
 
   it("with Postgres down, admin writes fail with UNAVAILABLE and rate limiting carries on; then recovers", async () => {
-    const admin = createAdminClient({
-      address: a.grpcAddress,
-      token: await fixture.token(),
-      deadlineMs: 15_000,
-    });
+    const admin = fixture.client(a.grpcAddress, { deadlineMs: 15_000 });
     await postgres.stopServer();
     const started = Date.now();
     const err = (await admin

@@ -38,7 +38,7 @@ describe("admin API over gRPC, on Postgres", () => {
   beforeAll(async () => {
     fixture = await adminFixture();
     server = await startTestServer({ rules: { "api.yaml": RULES, "edge.yaml": EDGE }, env: fixture.env });
-    admin = createAdminClient({ address: `127.0.0.1:${server.app.grpcPort}`, token: await fixture.token() });
+    admin = fixture.client(`127.0.0.1:${server.app.grpcPort}`);
   });
   afterAll(async () => {
     admin.close();
@@ -192,6 +192,26 @@ describe("admin API over gRPC, on Postgres", () => {
     expect((await audit()).filter((r) => r.action === "override.expire")).toEqual([
       { action: "override.expire", actor_sub: "system", reason: "expired" },
     ]);
+  });
+
+  it("refuses a replayed write token (a second write with the same jti) and writes no audit row", async () => {
+    const address = `127.0.0.1:${server.app.grpcPort}`;
+    const once = createAdminClient({ address, token: await fixture.token() });
+    const reset = () =>
+      once
+        .call("ResetBucket", { target: { user_id: "replay" }, reason: "replay test" })
+        .catch((e: unknown) => e);
+    expect(await reset()).toEqual({});
+    const rows = (await audit()).length;
+    expect(await reset()).toMatchObject({ code: status.UNAUTHENTICATED, details: "unauthenticated" });
+    // Reads with the same token are fine.
+    expect(await once.call("ListOverrides", {})).toHaveProperty("overrides");
+    once.close();
+    expect(await audit()).toHaveLength(rows);
+    const metrics = await server.app.metrics.registry.getSingleMetricAsString(
+      "floodgate_admin_requests_total",
+    );
+    expect(metrics).toMatch(/method="ResetBucket",result="replayed"} 1/);
   });
 
   it("refuses bad tokens with one message and writes no audit row", async () => {

@@ -30,13 +30,8 @@ describe("floodgate admin CLI", () => {
   let server: TestServer;
   let env: Record<string, string>;
 
-  beforeAll(async () => {
-    fixture = await adminFixture();
-    server = await startTestServer({
-      rules: { "api.yaml": "domain: api\n" },
-      env: fixture.env,
-      memory: true,
-    });
+  /** `floodgate admin token`, as an operator runs it before each write. */
+  async function mint(): Promise<string> {
     const minted = await floodgate([
       "admin",
       "token",
@@ -54,7 +49,17 @@ describe("floodgate admin CLI", () => {
       "5m",
     ]);
     expect(minted.err).toBe("");
-    env = { FLOODGATE_SERVER: `127.0.0.1:${server.app.grpcPort}`, FLOODGATE_TOKEN: minted.out.trim() };
+    return minted.out.trim();
+  }
+
+  beforeAll(async () => {
+    fixture = await adminFixture();
+    server = await startTestServer({
+      rules: { "api.yaml": "domain: api\n" },
+      env: fixture.env,
+      memory: true,
+    });
+    env = { FLOODGATE_SERVER: `127.0.0.1:${server.app.grpcPort}`, FLOODGATE_TOKEN: await mint() };
   });
   afterAll(async () => {
     await server.stop();
@@ -97,6 +102,17 @@ describe("floodgate admin CLI", () => {
     expect(JSON.parse((await floodgate(["admin", "audit", "--verify"], env)).out)).toMatchObject({
       ok: true,
     });
+  });
+
+  it("makes one write per token: the same FLOODGATE_TOKEN cannot write twice, but can read", async () => {
+    const fresh = { ...env, FLOODGATE_TOKEN: await mint() };
+    const reset = ["admin", "bucket", "reset", "--user", "erin", "--reason", "cli replay test"];
+    expect(await floodgate(reset, fresh)).toMatchObject({ code: 0, err: "" });
+    const again = await floodgate(reset, fresh);
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/unauthenticated \(gRPC code 16\)/);
+    expect(await floodgate(["admin", "override", "list"], fresh)).toMatchObject({ code: 0 });
+    expect(await floodgate(reset, { ...env, FLOODGATE_TOKEN: await mint() })).toMatchObject({ code: 0 });
   });
 
   it("explains usage errors and refused calls plainly", async () => {

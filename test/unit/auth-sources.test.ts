@@ -1,7 +1,4 @@
 import { generateKeyPairSync } from "node:crypto";
-import { createServer } from "node:http";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { JWK } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAuthenticator } from "../../src/auth/authenticator.js";
@@ -12,6 +9,7 @@ import {
   bearer,
   claims,
   expectAuthFailure,
+  JwksServer,
   makeKey,
   sign,
   useKeyFixture,
@@ -28,7 +26,7 @@ describe("JWKS file", () => {
     const jwksFile = await fx.dir.write("all.json", JSON.stringify({ keys: fx.keys.map((k) => k.jwk) }));
     const auth = await createAuthenticator(adminSettings({ jwksFile }));
     for (const key of fx.keys) {
-      const principal = await auth.authenticate(bearer(await sign(key, claims())));
+      const principal = await auth.authenticate(bearer(await sign(key, claims())), "read");
       expect(principal, key.alg).toMatchObject(EXPECTED);
       expect([...principal.scopes]).toEqual(["floodgate:admin"]);
     }
@@ -38,7 +36,7 @@ describe("JWKS file", () => {
     const jwksFile = await fx.dir.write("one.json", JSON.stringify({ keys: [fx.keys[2]!.jwk] }));
     const auth = await createAuthenticator(adminSettings({ jwksFile }));
     const token = await sign(fx.keys[2]!, claims(), { kid: null });
-    await expect(auth.authenticate(bearer(token))).resolves.toMatchObject(EXPECTED);
+    await expect(auth.authenticate(bearer(token), "read")).resolves.toMatchObject(EXPECTED);
   });
 
   const rsaJwk = (): JWK => fx.keys[0]!.jwk;
@@ -75,8 +73,10 @@ describe("PEM public key file", () => {
     const publicKeyFile = await fx.dir.write(`${alg}.pub.pem`, key.spki);
     const auth = await createAuthenticator(adminSettings({ publicKeyFile }));
     const withoutKid = await sign(key, claims(), { kid: null });
-    await expect(auth.authenticate(bearer(withoutKid))).resolves.toMatchObject(EXPECTED);
-    await expect(auth.authenticate(bearer(await sign(key, claims())))).resolves.toMatchObject(EXPECTED);
+    await expect(auth.authenticate(bearer(withoutKid), "read")).resolves.toMatchObject(EXPECTED);
+    await expect(auth.authenticate(bearer(await sign(key, claims())), "read")).resolves.toMatchObject(
+      EXPECTED,
+    );
   });
 
   it("accepts a PKCS#1 RSA public key", async () => {
@@ -112,29 +112,6 @@ function pemOf(key: { export(options: { type: "spki"; format: "pem" }): string |
   return key.export({ type: "spki", format: "pem" }).toString();
 }
 
-/** A JWKS endpoint on 127.0.0.1:0 that counts fetches; `mode` makes it fail on purpose. */
-class JwksServer {
-  fetches = 0;
-  served: JWK[] = [];
-  mode: "ok" | "error" | "hang" = "ok";
-  private readonly server: Server = createServer((_req, res) => {
-    this.fetches += 1;
-    if (this.mode === "hang") return;
-    res.writeHead(this.mode === "ok" ? 200 : 500, { "content-type": "application/json" });
-    res.end(JSON.stringify({ keys: this.served }));
-  });
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/jwks.json`;
-  }
-
-  async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
 describe("JWKS URL", () => {
   let server: JwksServer;
 
@@ -157,47 +134,60 @@ describe("JWKS URL", () => {
     expect(server.fetches).toBe(0); // nothing is fetched before the first token
     for (let i = 0; i < 10; i += 1) {
       const key = fx.keys[i % fx.keys.length]!;
-      await expect(auth.authenticate(bearer(await sign(key, claims())))).resolves.toMatchObject(EXPECTED);
+      await expect(auth.authenticate(bearer(await sign(key, claims())), "read")).resolves.toMatchObject(
+        EXPECTED,
+      );
     }
     expect(server.fetches).toBe(1);
 
     const unknown = bearer(await sign(fx.keys[0]!, claims(), { kid: "k-unknown" }));
-    await expectAuthFailure(auth.authenticate(unknown), "unknown_key");
+    await expectAuthFailure(auth.authenticate(unknown, "read"), "unknown_key");
     expect(server.fetches).toBe(1); // still cooling down after the first fetch
 
     await sleep(COOLDOWN_MS + 100);
-    for (let i = 0; i < 3; i += 1) await expectAuthFailure(auth.authenticate(unknown), "unknown_key");
+    for (let i = 0; i < 3; i += 1) await expectAuthFailure(auth.authenticate(unknown, "read"), "unknown_key");
     expect(server.fetches).toBe(2);
   });
 
   it("picks up a rotated-in key after the cooldown", async () => {
     const auth = await urlAuth({ cooldownMs: COOLDOWN_MS });
-    await auth.authenticate(bearer(await sign(fx.keys[0]!, claims())));
+    await auth.authenticate(bearer(await sign(fx.keys[0]!, claims())), "read");
     const rotated = await makeKey("ES256", "k-new");
     server.served = [...server.served, rotated.jwk];
     await sleep(COOLDOWN_MS + 100);
-    await expect(auth.authenticate(bearer(await sign(rotated, claims())))).resolves.toMatchObject(EXPECTED);
+    await expect(auth.authenticate(bearer(await sign(rotated, claims())), "read")).resolves.toMatchObject(
+      EXPECTED,
+    );
     expect(server.fetches).toBe(2);
   });
 
   it("reports an endpoint error as key_source", async () => {
     const auth = await urlAuth({});
     server.mode = "error";
-    await expectAuthFailure(auth.authenticate(bearer(await sign(fx.keys[0]!, claims()))), "key_source");
+    await expectAuthFailure(
+      auth.authenticate(bearer(await sign(fx.keys[0]!, claims())), "read"),
+      "key_source",
+    );
   });
 
   it("gives up on a hanging endpoint after the fetch timeout", async () => {
     const auth = await urlAuth({ fetchTimeoutMs: 200 });
     server.mode = "hang";
     const started = Date.now();
-    await expectAuthFailure(auth.authenticate(bearer(await sign(fx.keys[0]!, claims()))), "key_source");
+    await expectAuthFailure(
+      auth.authenticate(bearer(await sign(fx.keys[0]!, claims())), "read"),
+      "key_source",
+    );
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it("reports an unreachable endpoint as key_source", async () => {
     const auth = await urlAuth({});
     await server.stop();
-    await expectAuthFailure(auth.authenticate(bearer(await sign(fx.keys[0]!, claims()))), "key_source");
+    await expectAuthFailure(
+      auth.authenticate(bearer(await sign(fx.keys[0]!, claims())), "read"),
+      "key_source",
+    );
     server = new JwksServer(); // afterEach stops this unstarted one harmlessly
   });
 });

@@ -77,16 +77,22 @@ describe("token refusals (JWKS file source)", () => {
     ["scope of the wrong type", () => sign(rsa, claims({ scope: { admin: true } })), "claims"],
     ["scp with a non-string", () => sign(rsa, claims({ scp: ["floodgate:read", 7] })), "claims"],
     ["not JSON inside", () => Promise.resolve("eyJub3QganNvbg.eyJub3QganNvbg.c2ln"), "malformed"],
+    // A JWS extension we do not implement is the token's problem, never a key-source outage.
+    [
+      "an unknown critical header",
+      () => sign(rsa, claims(), { critical: { "urn:example:policy": "strict" } }),
+      "malformed",
+    ],
   ];
 
   it.each(cases)("%s", async (_name, token, reason) => {
-    await expectAuthFailure(jwksAuth.authenticate(bearer(await token())), reason);
+    await expectAuthFailure(jwksAuth.authenticate(bearer(await token()), "read"), reason);
   });
 
   it("tampered payload (re-encoded, original signature)", async () => {
     const [header, , signature] = parts(await sign(rsa, claims({ scope: "floodgate:read" })));
     const forged = `${header}.${b64url(claims({ scope: "floodgate:admin" }))}.${signature}`;
-    await expectAuthFailure(jwksAuth.authenticate(bearer(forged)), "signature");
+    await expectAuthFailure(jwksAuth.authenticate(bearer(forged), "read"), "signature");
   });
 
   it("tampered signature", async () => {
@@ -95,26 +101,32 @@ describe("token refusals (JWKS file source)", () => {
     const middle = Math.floor(signature.length / 2);
     const flipped = signature[middle] === "A" ? "B" : "A";
     const forged = `${header}.${payload}.${signature.slice(0, middle)}${flipped}${signature.slice(middle + 1)}`;
-    await expectAuthFailure(jwksAuth.authenticate(bearer(forged)), "signature");
+    await expectAuthFailure(jwksAuth.authenticate(bearer(forged), "read"), "signature");
   });
 
   it("accepts a token within the clock tolerance", async () => {
     const t = now();
     const token = await sign(rsa, claims({ iat: t + 5, nbf: t + 5, exp: t + 60 }));
-    await expect(jwksAuth.authenticate(bearer(token))).resolves.toMatchObject({ sub: "alice" });
+    await expect(jwksAuth.authenticate(bearer(token), "read")).resolves.toMatchObject({ sub: "alice" });
   });
 });
 
 describe("token refusals (PEM public key source)", () => {
   it("refuses alg none and the HS256 key-confusion attack", async () => {
-    await expectAuthFailure(pemAuth.authenticate(bearer(unsecuredToken(claims()))), "algorithm");
-    await expectAuthFailure(pemAuth.authenticate(bearer(hs256WithPublicKey(rsa, claims()))), "algorithm");
+    await expectAuthFailure(pemAuth.authenticate(bearer(unsecuredToken(claims())), "read"), "algorithm");
+    await expectAuthFailure(
+      pemAuth.authenticate(bearer(hs256WithPublicKey(rsa, claims())), "read"),
+      "algorithm",
+    );
   });
 
   it("refuses another algorithm than the key's and a foreign signature", async () => {
     const ec = await makeKey("ES256", "k-rsa");
-    await expectAuthFailure(pemAuth.authenticate(bearer(await sign(ec, claims()))), "algorithm");
-    await expectAuthFailure(pemAuth.authenticate(bearer(await sign(stranger, claims()))), "signature");
+    await expectAuthFailure(pemAuth.authenticate(bearer(await sign(ec, claims())), "read"), "algorithm");
+    await expectAuthFailure(
+      pemAuth.authenticate(bearer(await sign(stranger, claims())), "read"),
+      "signature",
+    );
   });
 });
 
@@ -135,19 +147,22 @@ describe("authorization header", () => {
   ];
 
   it.each(cases)("%s", async (_name, header, reason) => {
-    await expectAuthFailure(jwksAuth.authenticate(header), reason);
+    await expectAuthFailure(jwksAuth.authenticate(header, "read"), reason);
   });
 
   it("takes the scheme in any case", async () => {
     const token = await sign(rsa, claims());
-    await expect(jwksAuth.authenticate(`bearer ${token}`)).resolves.toMatchObject({ sub: "alice" });
-    await expect(jwksAuth.authenticate(`BEARER  ${token}`)).resolves.toMatchObject({ sub: "alice" });
+    await expect(jwksAuth.authenticate(`bearer ${token}`, "read")).resolves.toMatchObject({ sub: "alice" });
+    await expect(jwksAuth.authenticate(`BEARER  ${token}`, "read")).resolves.toMatchObject({ sub: "alice" });
   });
 });
 
 describe("scopes", () => {
   async function principal(scopeClaims: Record<string, unknown>): Promise<Principal> {
-    return jwksAuth.authenticate(bearer(await sign(rsa, claims({ scope: undefined, ...scopeClaims }))));
+    return jwksAuth.authenticate(
+      bearer(await sign(rsa, claims({ scope: undefined, ...scopeClaims }))),
+      "read",
+    );
   }
 
   function expectDenied(run: () => void): void {

@@ -42,7 +42,7 @@ describe("mintToken", () => {
     const key = fx.keys.find((k) => k.alg === alg)!;
     const token = await mintToken(options(key, { scopes: [SCOPE_ADMIN, "extra"], jti: "j-42" }));
     expect(decodeProtectedHeader(token)).toEqual({ alg, typ: "JWT" });
-    const principal = await (await pemAuthenticator(key)).authenticate(bearer(token));
+    const principal = await (await pemAuthenticator(key)).authenticate(bearer(token), "read");
     expect(principal).toMatchObject({ sub: "ops@example.com", iss: ISSUER, jti: "j-42" });
     expect([...principal.scopes]).toEqual([SCOPE_ADMIN, "extra"]);
     expect(() => requireScope(principal, SCOPE_ADMIN)).not.toThrow();
@@ -69,13 +69,16 @@ describe("mintToken", () => {
     ] as const) {
       const legacy = createPrivateKey(key.pkcs8).export({ type, format: "pem" }).toString();
       const token = await mintToken(options(key, { privateKeyPem: legacy }));
-      await expect((await pemAuthenticator(key)).authenticate(bearer(token))).resolves.toBeDefined();
+      await expect((await pemAuthenticator(key)).authenticate(bearer(token), "read")).resolves.toBeDefined();
     }
   });
 
   it("mints a token the server refuses when the ttl exceeds its maximum lifetime", async () => {
     const token = await mintToken(options(fx.keys[0]!, { ttlSeconds: MAX_LIFETIME_S + 1 }));
-    await expectAuthFailure((await pemAuthenticator(fx.keys[0]!)).authenticate(bearer(token)), "lifetime");
+    await expectAuthFailure(
+      (await pemAuthenticator(fx.keys[0]!)).authenticate(bearer(token), "read"),
+      "lifetime",
+    );
   });
 
   const bad: [string, (k: TestKey[]) => Partial<MintOptions>, RegExp][] = [
@@ -106,7 +109,7 @@ describe("jwksFromPublicKeyPem", () => {
     const jwksFile = await fx.dir.write(`${alg}.jwks.json`, JSON.stringify(jwks));
     const auth = await createAuthenticator(adminSettings({ jwksFile }));
     const token = await mintToken(options(key, { kid: "k1" }));
-    await expect(auth.authenticate(bearer(token))).resolves.toMatchObject({ sub: "ops@example.com" });
+    await expect(auth.authenticate(bearer(token), "read")).resolves.toMatchObject({ sub: "ops@example.com" });
   });
 
   it("uses the RFC 7638 thumbprint as kid by default", async () => {

@@ -1,10 +1,19 @@
-import type { handleUnaryCall, sendUnaryData, Server, ServerUnaryCall, Metadata } from "@grpc/grpc-js";
+import type {
+  handleUnaryCall,
+  MethodDefinition,
+  sendUnaryData,
+  Server,
+  ServerUnaryCall,
+  ServiceDefinition,
+  Metadata,
+} from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
-import type { Authenticator } from "../../auth/types.js";
+import type { Authenticator, TokenUse } from "../../auth/types.js";
 import { AuthError } from "../../auth/types.js";
 import { invalidArgument, isFloodgateError } from "../../domain/errors.js";
 import type { Logger } from "../../observability/logger.js";
+import { LogThrottle } from "../../observability/log-throttle.js";
 import type { AdminContext, AdminService } from "../../service/admin.js";
 import type { ProtoLimit, ProtoTarget, ProtoTimestamp } from "./admin-translate.js";
 import {
@@ -29,6 +38,21 @@ export interface AdminServerDeps {
 
 type Handler = (ctx: AdminContext, request: never) => Promise<object>;
 
+/** The calls that change state: their token is single-use (docs/admin-auth.md). */
+const WRITES: ReadonlySet<string> = new Set(["SetOverride", "DeleteOverride", "ResetBucket"]);
+
+/** A failed authentication is logged at most once per kind per interval; the metric counts each. */
+const AUTH_LOG_INTERVAL_MS = 10_000;
+
+type Decode = (bytes: Buffer) => unknown;
+
+interface AdminRoute {
+  readonly method: string;
+  readonly handle: Handler;
+  /** The proto decoder, run only once the caller is authenticated. */
+  readonly decode: Decode;
+}
+
 /** A bounded label: the auth failure reason, or the error code, or "ok". */
 function resultOf(error: unknown): string {
   if (error instanceof AuthError) return error.reason;
@@ -47,19 +71,43 @@ function requestIdOf(metadata: Metadata): string {
   return typeof value === "string" && value.length > 0 ? value.slice(0, 128) : randomUUID();
 }
 
-/** Authentication comes first: an unauthenticated caller learns nothing, not even if its request parsed. */
+interface RefusalLog {
+  readonly rpc: string;
+  readonly result: string;
+  readonly requestId: string;
+  readonly detail: string | undefined;
+}
+
+/** Anyone can fail authentication at will: those lines are throttled, the others are not. */
+function refusalLogger(logger: Logger): (error: unknown, fields: RefusalLog) => void {
+  const throttle = new LogThrottle<RefusalLog>(
+    (fields, suppressed) => logger.warn({ ...fields, suppressed }, "admin request refused"),
+    { intervalMs: AUTH_LOG_INTERVAL_MS },
+  );
+  return (error, fields) => {
+    if (error instanceof AuthError) throttle.note(fields.result, fields);
+    else logger.warn(fields, "admin request refused");
+  };
+}
+
+/**
+ * Authentication comes first, even before the body is decoded: an unauthenticated caller costs
+ * no decoding and learns nothing, not even whether its request parsed.
+ */
 function adminUnary(
-  method: string,
-  handle: Handler,
+  { method, handle, decode }: AdminRoute,
   deps: AdminServerDeps,
-): handleUnaryCall<unknown, object> {
-  return (call: ServerUnaryCall<unknown, object>, callback: sendUnaryData<object>) => {
+  logRefusal: (error: unknown, fields: RefusalLog) => void,
+): handleUnaryCall<Buffer, object> {
+  const use: TokenUse = WRITES.has(method) ? "write" : "read";
+  return (call: ServerUnaryCall<Buffer, object>, callback: sendUnaryData<object>) => {
     const requestId = requestIdOf(call.metadata);
     deps.authenticator
-      .authenticate(headerOf(call.metadata))
+      .authenticate(headerOf(call.metadata), use)
       .then((principal) => {
-        if (isMalformed(call.request)) throw invalidArgument("body", "request did not decode");
-        return handle({ principal, requestId }, call.request as never);
+        const request = decode(call.request);
+        if (isMalformed(request)) throw invalidArgument("body", "request did not decode");
+        return handle({ principal, requestId }, request as never);
       })
       .then(
         (response) => {
@@ -70,14 +118,25 @@ function adminUnary(
           const mapped = toGrpcError(error);
           const result = resultOf(error);
           deps.count(method, result);
-          deps.logger.warn(
-            { rpc: method, result, requestId, detail: mapped.logDetail },
-            "admin request refused",
-          );
+          logRefusal(error, { rpc: method, result, requestId, detail: mapped.logDetail });
           callback(mapped.error);
         },
       );
   };
+}
+
+/**
+ * The Admin service with the raw body as its request: grpc-js runs a method's deserializer before
+ * the handler, so the real decoder (returned alongside) is called by the handler, after authentication.
+ */
+function undecodedAdminService(): { definition: ServiceDefinition; decoders: Record<string, Decode> } {
+  const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
+  const decoders: Record<string, Decode> = {};
+  for (const [method, full] of Object.entries(serviceDefinition(ADMIN_SERVICE))) {
+    decoders[method] = full.requestDeserialize as Decode;
+    definition[method] = { ...full, requestDeserialize: (bytes: Buffer) => bytes };
+  }
+  return { definition, decoders };
 }
 
 interface Req {
@@ -139,20 +198,26 @@ function handlers(admin: AdminService): Record<string, Handler> {
 }
 
 export function addAdminService(server: Server, deps: AdminServerDeps): void {
-  const impl: Record<string, handleUnaryCall<unknown, object>> = {};
-  for (const [method, handle] of Object.entries(handlers(deps.admin)))
-    impl[method] = adminUnary(method, handle, deps);
-  server.addService(serviceDefinition(ADMIN_SERVICE), impl);
+  const { definition, decoders } = undecodedAdminService();
+  const logRefusal = refusalLogger(deps.logger);
+  const impl: Record<string, handleUnaryCall<Buffer, object>> = {};
+  for (const [method, handle] of Object.entries(handlers(deps.admin))) {
+    const decode = decoders[method];
+    if (decode === undefined) throw new Error(`admin.proto has no method ${method}`);
+    impl[method] = adminUnary({ method, handle, decode }, deps, logRefusal);
+  }
+  server.addService(definition, impl);
 }
 
-/** With no key source configured, every admin method says so plainly. */
+/** With no key source configured, every admin method says so plainly (and decodes nothing). */
 export function addDisabledAdminService(server: Server): void {
-  const refuse: handleUnaryCall<unknown, object> = (_call, callback) =>
+  const refuse: handleUnaryCall<Buffer, object> = (_call, callback) =>
     callback({
       code: status.UNAVAILABLE,
       details: "admin API is not configured (set ADMIN_JWKS_FILE, ADMIN_JWKS_URL or ADMIN_PUBLIC_KEY_FILE)",
     });
-  const impl: Record<string, handleUnaryCall<unknown, object>> = {};
-  for (const method of Object.keys(handlers({} as AdminService))) impl[method] = refuse;
-  server.addService(serviceDefinition(ADMIN_SERVICE), impl);
+  const { definition } = undecodedAdminService();
+  const impl: Record<string, handleUnaryCall<Buffer, object>> = {};
+  for (const method of Object.keys(definition)) impl[method] = refuse;
+  server.addService(definition, impl);
 }

@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { mintToken } from "../../../src/auth/mint.js";
+import type { AdminClient } from "../../../src/transport/grpc/admin-client.js";
+import { createAdminClient } from "../../../src/transport/grpc/admin-client.js";
 import type { PostgresTarget } from "../../harness/postgres.js";
 import { findPostgres } from "../../harness/postgres.js";
 
@@ -15,9 +17,20 @@ export interface AdminFixture {
   readonly databaseUrl: string;
   /** The signing key, as a PEM file the CLI can read. */
   readonly privateKeyFile: string;
-  token(options?: { scopes?: string[]; subject?: string; ttlSeconds?: number }): Promise<string>;
+  token(options?: TokenOptions): Promise<string>;
+  /**
+   * An Admin client that mints a fresh token for every call, as an operator must for writes: a
+   * write token is single-use (docs/admin-auth.md). Each call opens and closes its own channel.
+   */
+  client(address: string, options?: TokenOptions & { deadlineMs?: number }): AdminClient;
   query<T extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<T[]>;
   cleanup(): Promise<void>;
+}
+
+export interface TokenOptions {
+  readonly scopes?: string[];
+  readonly subject?: string;
+  readonly ttlSeconds?: number;
 }
 
 export const ISSUER = "https://issuer.test";
@@ -33,6 +46,16 @@ export async function adminFixture(postgres?: PostgresTarget): Promise<AdminFixt
   await writeFile(join(dir, "admin-key.pem"), privateKeyPem, { mode: 0o600 });
   const schema = `fgtest_${randomBytes(5).toString("hex")}`;
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  const token = (options: TokenOptions = {}) =>
+    mintToken({
+      privateKeyPem,
+      kid: "test-key",
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      subject: options.subject ?? "alice@ops",
+      scopes: options.scopes ?? ["floodgate:admin"],
+      ttlSeconds: options.ttlSeconds ?? 300,
+    });
   return {
     schema,
     databaseUrl: db.url,
@@ -45,16 +68,23 @@ export async function adminFixture(postgres?: PostgresTarget): Promise<AdminFixt
       DATABASE_SCHEMA: schema,
       OVERRIDE_RESYNC_MS: "500",
     },
-    token: (options = {}) =>
-      mintToken({
-        privateKeyPem,
-        kid: "test-key",
-        issuer: ISSUER,
-        audience: AUDIENCE,
-        subject: options.subject ?? "alice@ops",
-        scopes: options.scopes ?? ["floodgate:admin"],
-        ttlSeconds: options.ttlSeconds ?? 300,
-      }),
+    token,
+    client: (address, options = {}) => ({
+      call: async (method, request) => {
+        const { deadlineMs } = options;
+        const client = createAdminClient({
+          address,
+          token: await token(options),
+          ...(deadlineMs === undefined ? {} : { deadlineMs }),
+        });
+        try {
+          return await client.call(method, request);
+        } finally {
+          client.close();
+        }
+      },
+      close: () => undefined,
+    }),
     query: async <T extends pg.QueryResultRow>(sql: string, params?: unknown[]) =>
       (await pool.query<T>(sql, params)).rows,
     cleanup: async () => {

@@ -1,4 +1,7 @@
 import { createHmac } from "node:crypto";
+import { createServer } from "node:http";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -73,16 +76,22 @@ export function claims(overrides: Record<string, unknown> = {}): JWTPayload {
   return Object.fromEntries(Object.entries(base).filter(([, v]) => v !== undefined));
 }
 
-/** Signs any claim set (even an invalid one); `kid: null` leaves the kid out of the header. */
+/**
+ * Signs any claim set (even an invalid one); `kid: null` leaves the kid out of the header, and
+ * `critical` adds JWS extension parameters listed in `crit` (RFC 7515 §4.1.11).
+ */
 export async function sign(
   key: TestKey,
   payload: JWTPayload,
-  header: { kid?: string | null } = {},
+  header: { kid?: string | null; critical?: Record<string, unknown> } = {},
 ): Promise<string> {
   const kid = header.kid === undefined ? key.kid : header.kid;
+  const critical = header.critical ?? {};
+  const names = Object.keys(critical);
+  const extensions = names.length === 0 ? {} : { ...critical, crit: names };
   return new SignJWT(payload)
-    .setProtectedHeader(kid === null ? { alg: key.alg } : { alg: key.alg, kid })
-    .sign(key.privateKey);
+    .setProtectedHeader(kid === null ? { alg: key.alg, ...extensions } : { alg: key.alg, kid, ...extensions })
+    .sign(key.privateKey, { crit: Object.fromEntries(names.map((name) => [name, true])) });
 }
 
 export const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString("base64url");
@@ -151,4 +160,27 @@ export function useKeyFixture(): KeyFixture {
     },
     (fixture) => fixture.dir.cleanup(),
   );
+}
+
+/** A JWKS endpoint on 127.0.0.1:0 that counts fetches; `mode` makes it fail on purpose. */
+export class JwksServer {
+  fetches = 0;
+  served: JWK[] = [];
+  mode: "ok" | "error" | "hang" = "ok";
+  private readonly server: Server = createServer((_req, res) => {
+    this.fetches += 1;
+    if (this.mode === "hang") return;
+    res.writeHead(this.mode === "ok" ? 200 : 500, { "content-type": "application/json" });
+    res.end(JSON.stringify({ keys: this.served }));
+  });
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/jwks.json`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
 }
