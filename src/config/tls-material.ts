@@ -61,10 +61,10 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE
 function certificates(variable: string, pem: Buffer): X509Certificate[] {
   const text = pem.toString("latin1");
   const blocks = text.match(PEM_CERTIFICATE) ?? [];
-  if (blocks.length === 0) throw problem(variable, "holds no PEM certificate");
   if (blocks.length !== (text.match(PEM_BEGIN) ?? []).length) {
     throw problem(variable, "holds a PEM block that is cut short or is not a certificate");
   }
+  if (blocks.length === 0) throw problem(variable, "holds no PEM certificate");
   try {
     return blocks.map((block) => new X509Certificate(block));
   } catch {

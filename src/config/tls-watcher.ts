@@ -34,6 +34,7 @@ export interface WatchedTls extends TlsSource {
 const DEFAULT_DEBOUNCE_MS = 200;
 const DEFAULT_POLL_MS = 2000;
 const DEFAULT_SETTLE_MS = 1000;
+const SETTLE_MARGIN_MS = 50;
 
 /**
  * Re-reads TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_FILE whenever they change. cert-manager
@@ -69,17 +70,19 @@ export function watchTls(options: WatchTlsOptions): WatchedTls {
  * One check at a time; requests arriving meanwhile collapse into one follow-up. A check swaps in
  * material only once it is complete and consistent. Bytes that fail are given `settleMs` to
  * become good (a file caught half-written, or a new certificate whose key is not written yet)
- * before the failure is reported, once for those bytes.
+ * before the failure is reported, once for those bytes: a check that sees them again after that
+ * reports, and one is scheduled for it.
  */
 class TlsReloader {
   readonly #options: WatchTlsOptions;
   readonly #listeners = new Set<(material: TlsMaterial) => void>();
   #current: TlsMaterial;
-  #failed: { seen: string; reported: boolean } | undefined;
+  #failed: { seen: string; since: number; reported: boolean } | undefined;
   #closed = false;
   #again = false;
   #running: Promise<void> | undefined;
-  readonly #timers = new Set<NodeJS.Timeout>();
+  #eventTimer: NodeJS.Timeout | undefined;
+  #settleTimer: NodeJS.Timeout | undefined;
   #poll: NodeJS.Timeout | undefined;
 
   constructor(initial: TlsMaterial, options: WatchTlsOptions) {
@@ -104,12 +107,15 @@ class TlsReloader {
   async stop(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#poll);
-    for (const timer of this.#timers) clearTimeout(timer);
+    clearTimeout(this.#eventTimer);
+    clearTimeout(this.#settleTimer);
     await this.#running;
   }
 
+  /** A burst of file events (one write is several) makes one check, once it has been quiet. */
   onEvent(): void {
-    this.#later(this.#options.debounceMs ?? DEFAULT_DEBOUNCE_MS);
+    clearTimeout(this.#eventTimer);
+    this.#eventTimer = this.#later(this.#options.debounceMs ?? DEFAULT_DEBOUNCE_MS);
   }
 
   report(err: unknown): void {
@@ -121,14 +127,10 @@ class TlsReloader {
     }
   }
 
-  #later(ms: number): void {
-    if (this.#closed) return;
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      this.request();
-    }, ms);
+  #later(ms: number): NodeJS.Timeout {
+    const timer = setTimeout(() => this.request(), ms);
     timer.unref();
-    this.#timers.add(timer);
+    return timer;
   }
 
   request(): void {
@@ -166,11 +168,15 @@ class TlsReloader {
   }
 
   #fail(seen: string, err: unknown): void {
+    const settleMs = this.#options.settleMs ?? DEFAULT_SETTLE_MS;
     if (this.#failed?.seen !== seen) {
-      this.#failed = { seen, reported: false };
-      return this.#later(this.#options.settleMs ?? DEFAULT_SETTLE_MS);
+      this.#failed = { seen, since: performance.now(), reported: false };
+      clearTimeout(this.#settleTimer);
+      // A little past settleMs, so that the check it makes finds them settled.
+      this.#settleTimer = this.#later(settleMs + SETTLE_MARGIN_MS);
+      return;
     }
-    if (this.#failed.reported) return;
+    if (this.#failed.reported || performance.now() - this.#failed.since < settleMs) return;
     this.#failed.reported = true;
     this.report(err);
   }

@@ -5,6 +5,8 @@ import { generateListenerTlsFiles, grpcTls, httpsGet, tlsOptions } from "../harn
 import { closedWithin, openRaw } from "../harness/raw-socket.js";
 import type { CheckLimitResult, TestServer } from "./support/floodgate.js";
 import { call, rateLimiterClient, startTestServer } from "./support/floodgate.js";
+import { loadSettings } from "../../src/config/settings.js";
+import { startFloodgate } from "../../src/main.js";
 
 /** Issue 10 item 4: TLS_CERT_FILE and TLS_KEY_FILE put both listeners on TLS only; with
  * TLS_CLIENT_CA_FILE, clients need a certificate from that CA. Certificates: openssl, per run. */
@@ -108,5 +110,41 @@ describe("mTLS on both listeners", () => {
     expect(await healthz(server, client)).toBe(200);
     expect(await healthz(server)).toBe("refused");
     expect(await healthz(server, stranger)).toBe("refused");
+  });
+});
+
+describe("startup with a bad TLS file", () => {
+  /** What startFloodgate rejects with; the TLS files are read before anything else starts. */
+  async function startupError(env: Record<string, string>): Promise<string> {
+    const settings = loadSettings({
+      HOST: "127.0.0.1",
+      GRPC_PORT: "0",
+      HTTP_PORT: "0",
+      LOG_LEVEL: "silent",
+      ...env,
+    });
+    try {
+      const app = await startFloodgate(settings);
+      await app.close();
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error("it started");
+  }
+
+  it("fails with a message that names the variable", async () => {
+    const good = { TLS_CERT_FILE: files.serverCert, TLS_KEY_FILE: files.serverKey };
+    expect(await startupError({ ...good, TLS_CERT_FILE: `${files.dir}/missing.crt` })).toMatch(
+      /TLS_CERT_FILE: cannot read ".*missing\.crt" \(ENOENT\)/,
+    );
+    expect(await startupError({ ...good, TLS_KEY_FILE: files.rotatedKey })).toMatch(
+      /TLS_KEY_FILE: does not match the certificate of TLS_CERT_FILE/,
+    );
+    expect(await startupError({ ...good, TLS_KEY_FILE: files.serverCert })).toMatch(
+      /TLS_KEY_FILE: is not a readable, unencrypted PEM private key/,
+    );
+    expect(await startupError({ ...good, TLS_CLIENT_CA_FILE: files.clientKey })).toMatch(
+      /TLS_CLIENT_CA_FILE: holds a PEM block that is cut short or is not a certificate/,
+    );
   });
 });
