@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useFixture } from "../harness/fixture.js";
 import type { RawConnection } from "../harness/raw-socket.js";
 import { closedWithin, openRaw } from "../harness/raw-socket.js";
-import type { TestServer } from "./support/floodgate.js";
 import { startTestServer } from "./support/floodgate.js";
 
 /**
@@ -19,25 +19,31 @@ function postHead(body: string): string {
   );
 }
 
-function track(list: RawConnection[], connection: RawConnection): RawConnection {
-  list.push(connection);
-  return connection;
+/** A server with these settings; `open` makes a raw connection to its HTTP port, closed after the tests. */
+function serverWith(env: Record<string, string>) {
+  const opened: RawConnection[] = [];
+  return useFixture(
+    async () => {
+      const server = await startTestServer({ rules: RULES, memory: true, env });
+      const open = (): RawConnection => {
+        const connection = openRaw(server.app.httpPort);
+        opened.push(connection);
+        return connection;
+      };
+      return { server, open };
+    },
+    async ({ server }) => {
+      for (const connection of opened) connection.destroy();
+      await server.stop();
+    },
+  );
 }
 
 describe("slow HTTP clients, default settings", () => {
-  let server: TestServer;
-  const open: RawConnection[] = [];
-
-  beforeAll(async () => {
-    server = await startTestServer({ rules: RULES, memory: true });
-  });
-  afterAll(async () => {
-    for (const connection of open) connection.destroy();
-    await server.stop();
-  });
+  const fixture = serverWith({});
 
   it("cuts off a client that sends its headers and then trickles its body, within 15 s", async () => {
-    const client = track(open, openRaw(server.app.httpPort));
+    const client = fixture.open();
     await client.connected;
     client.socket.write(postHead(BODY));
     client.trickle(BODY, 1000);
@@ -50,28 +56,15 @@ describe("slow HTTP clients, default settings", () => {
 });
 
 describe("slow HTTP clients, short timeouts and a connection cap", () => {
-  let server: TestServer;
-  const open: RawConnection[] = [];
-
-  beforeAll(async () => {
-    server = await startTestServer({
-      rules: RULES,
-      memory: true,
-      env: {
-        HTTP_HEADERS_TIMEOUT_MS: "1000",
-        HTTP_REQUEST_TIMEOUT_MS: "2000",
-        HTTP_IDLE_TIMEOUT_MS: "1000",
-        HTTP_MAX_CONNECTIONS: "3",
-      },
-    });
-  });
-  afterAll(async () => {
-    for (const connection of open) connection.destroy();
-    await server.stop();
+  const fixture = serverWith({
+    HTTP_HEADERS_TIMEOUT_MS: "1000",
+    HTTP_REQUEST_TIMEOUT_MS: "2000",
+    HTTP_IDLE_TIMEOUT_MS: "1000",
+    HTTP_MAX_CONNECTIONS: "3",
   });
 
   it("cuts off a client that trickles its headers", async () => {
-    const client = track(open, openRaw(server.app.httpPort));
+    const client = fixture.open();
     await client.connected;
     client.trickle(postHead(BODY), 200);
     const after = await closedWithin(client, 8000);
@@ -80,7 +73,7 @@ describe("slow HTTP clients, short timeouts and a connection cap", () => {
   });
 
   it("cuts off a client that connects and sends nothing", async () => {
-    const client = track(open, openRaw(server.app.httpPort));
+    const client = fixture.open();
     await client.connected;
     const after = await closedWithin(client, 8000);
     expect(after, "the silent client was still connected after 8 s").toBeDefined();
@@ -88,7 +81,7 @@ describe("slow HTTP clients, short timeouts and a connection cap", () => {
   });
 
   it("closes a keep-alive connection that stays idle after a request", async () => {
-    const client = track(open, openRaw(server.app.httpPort));
+    const client = fixture.open();
     await client.connected;
     client.socket.write(postHead(BODY) + BODY);
     const after = await closedWithin(client, 8000);
@@ -97,11 +90,11 @@ describe("slow HTTP clients, short timeouts and a connection cap", () => {
   });
 
   it("refuses connections beyond HTTP_MAX_CONNECTIONS, and accepts again once one closes", async () => {
-    const held = [1, 2, 3].map(() => track(open, openRaw(server.app.httpPort)));
+    const held = [1, 2, 3].map(() => fixture.open());
     await Promise.all(held.map((c) => c.connected));
     // Give the server the time to count the held connections before the next one arrives.
     await new Promise((r) => setTimeout(r, 100));
-    const beyond = track(open, openRaw(server.app.httpPort));
+    const beyond = fixture.open();
     beyond.socket.write(postHead(BODY) + BODY);
     const after = await closedWithin(beyond, 800);
     expect(after, "the connection beyond the cap was served").toBeDefined();
@@ -109,7 +102,7 @@ describe("slow HTTP clients, short timeouts and a connection cap", () => {
     held[0]!.destroy();
     await held[0]!.closed;
     await new Promise((r) => setTimeout(r, 100));
-    const response = await fetch(`${server.httpUrl}/healthz`);
+    const response = await fetch(`${fixture.server.httpUrl}/healthz`);
     expect(response.status).toBe(200);
   });
 });

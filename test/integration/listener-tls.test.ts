@@ -1,3 +1,4 @@
+import type { ChannelCredentials } from "@grpc/grpc-js";
 import { credentials, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClientIdentity, ListenerTlsFiles } from "../harness/listener-tls.js";
@@ -41,21 +42,24 @@ async function healthz(server: TestServer, identity?: ClientIdentity): Promise<n
   }
 }
 
+/** A server on TLS with the first server certificate, and these settings besides. */
+function startTls(env: Record<string, string>, creds?: ChannelCredentials): Promise<TestServer> {
+  return startTestServer({
+    rules: RULES,
+    memory: true,
+    env: { TLS_CERT_FILE: files.serverCert, TLS_KEY_FILE: files.serverKey, ...env },
+    ...(creds === undefined ? {} : { credentials: creds }),
+  });
+}
+
 describe("TLS on both listeners", () => {
   let server: TestServer;
 
   beforeAll(async () => {
-    server = await startTestServer({
-      rules: RULES,
-      memory: true,
-      env: {
-        TLS_CERT_FILE: files.serverCert,
-        TLS_KEY_FILE: files.serverKey,
-        HTTP_HEADERS_TIMEOUT_MS: "1000",
-        HTTP_REQUEST_TIMEOUT_MS: "2000",
-      },
-      credentials: grpcTls(files.caCert),
-    });
+    server = await startTls(
+      { HTTP_HEADERS_TIMEOUT_MS: "1000", HTTP_REQUEST_TIMEOUT_MS: "2000" },
+      grpcTls(files.caCert),
+    );
   });
   afterAll(async () => server?.stop());
 
@@ -88,15 +92,7 @@ describe("mTLS on both listeners", () => {
   beforeAll(async () => {
     Object.assign(client, { cert: files.clientCert, key: files.clientKey });
     Object.assign(stranger, { cert: files.otherClientCert, key: files.otherClientKey });
-    server = await startTestServer({
-      rules: RULES,
-      memory: true,
-      env: {
-        TLS_CERT_FILE: files.serverCert,
-        TLS_KEY_FILE: files.serverKey,
-        TLS_CLIENT_CA_FILE: files.caCert,
-      },
-    });
+    server = await startTls({ TLS_CLIENT_CA_FILE: files.caCert });
   });
   afterAll(async () => server?.stop());
 

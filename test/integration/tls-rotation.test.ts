@@ -82,6 +82,13 @@ async function served(server: TestServer): Promise<{ grpc: string; http: string 
   return { grpc, http };
 }
 
+async function release(parts: { held?: HeldConnections; server?: TestServer; dir?: string }): Promise<void> {
+  parts.held?.grpc.close();
+  parts.held?.agent.destroy();
+  await parts.server?.stop();
+  if (parts.dir !== undefined) await rm(parts.dir, { recursive: true, force: true });
+}
+
 const startTls = (certFile: string, keyFile: string) =>
   startTestServer({
     rules: { "api.yaml": "domain: api\n" },
@@ -105,12 +112,7 @@ describe("TLS files rewritten in place (cert-manager)", () => {
     server = await startTls(cert(), key());
     held = await holdConnections(server);
   });
-  afterAll(async () => {
-    held?.grpc.close();
-    held?.agent.destroy();
-    await server?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(async () => release({ held, server, dir }));
 
   const failures = () =>
     server.logs.filter((l) => l["msg"] === "TLS reload failed; the previous certificate stays in force");
@@ -184,12 +186,7 @@ describe("TLS files swapped by a Kubernetes Secret's ..data symlink", () => {
     server = await startTls(join(dir, "tls.crt"), join(dir, "tls.key"));
     held = await holdConnections(server);
   });
-  afterAll(async () => {
-    held?.grpc.close();
-    held?.agent.destroy();
-    await server?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(async () => release({ held, server, dir }));
 
   it("serves the new certificate to new connections, and keeps the open ones", async () => {
     await version("..2026_02_01_00_00_00.2", files.rotatedCert, files.rotatedKey);
