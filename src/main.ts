@@ -209,7 +209,18 @@ export async function startFloodgate(settings: Settings, options: StartOptions =
     },
   });
   const tls = watchListenerTls(settings, tlsMaterial, { logger, metrics });
-  const listeners = await listen(settings, { limiter, checkLimit, health, admin, logger, metrics, tls });
+  const listeners = await listen(settings, {
+    limiter,
+    checkLimit,
+    health,
+    admin,
+    logger,
+    metrics,
+    tls,
+  }).catch(async (err: unknown) => {
+    await tls?.close();
+    throw err;
+  });
   const watchDeps = { rules, metrics, logger, admin };
   auditRules(watchDeps, { previous: undefined, next: rules.current() });
   const watcher = watch(settings, watchDeps);

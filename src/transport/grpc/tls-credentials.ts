@@ -71,8 +71,8 @@ export function serverCredentials(source: TlsSource | undefined): ServerCredenti
   if (source === undefined) return ServerCredentials.createInsecure();
   const provider = new SourceCertificateProvider(source);
   const mutual = source.current().clientCa !== undefined;
-  // grpc-js 1.14 hands its first argument to the credentials as the identity provider and its
-  // second as the CA provider (build/src/server-credentials.js), whatever the parameter names
-  // say; the CA provider is null without mTLS.
+  // grpc-js 1.14 takes the first argument as the identity provider and the second as the CA
+  // provider (null: no client certificates), whatever its parameter names say. The TLS and mTLS
+  // tests (test/integration/listener-tls.test.ts) fail if a later version changes that.
   return experimental.createCertificateProviderServerCredentials(provider, mutual ? provider : null, mutual);
 }
