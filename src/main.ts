@@ -140,7 +140,8 @@ async function listen(settings: Settings, deps: ListenDeps): Promise<Listeners> 
   });
   const grpcPort = await bindGrpc(grpc.server, hostPort(settings.host, settings.grpcPort), tls);
   const adminGrpc = await listenAdmin(settings, deps);
-  const listener = { limits: settings.http, ...(tls === undefined ? {} : { tls }) };
+  const onRefused = () => metrics.httpConnectionsRefused.inc();
+  const listener = { limits: settings.http, onRefused, ...(tls === undefined ? {} : { tls }) };
   const http = await createHttpServer({ checkLimit, health: deps.health, logger, metrics, listener });
   await http.listen({ host: settings.host, port: settings.httpPort });
   const httpPort = (http.server.address() as { port: number }).port;

@@ -25,6 +25,8 @@ export interface Metrics {
   /** Rotations of the listeners' TLS files by result (success, error), and the certificate's expiry. */
   readonly tlsReloads: Counter<"result">;
   readonly tlsCertificateExpiry: Gauge;
+  /** HTTP connections refused because HTTP_MAX_CONNECTIONS were open. */
+  readonly httpConnectionsRefused: Counter;
   /** Reports the local store's size on every scrape. */
   trackLocalBuckets(size: () => number): void;
   readonly observer: DecisionObserver;
@@ -93,12 +95,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     adminRequests,
     auditEvents,
     ...store,
-    ...createTlsMetrics(registry),
+    ...createListenerMetrics(registry),
     observer,
   };
 }
 
-function createTlsMetrics(registry: Registry) {
+/** The listeners' own: TLS rotations, the certificate's expiry, the HTTP connection cap. */
+function createListenerMetrics(registry: Registry) {
   const tlsReloads = new Counter({
     name: "floodgate_tls_reloads_total",
     help: "Reloads of TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_FILE by result (success, error).",
@@ -114,7 +117,12 @@ function createTlsMetrics(registry: Registry) {
     // Across WORKERS: the earliest, the one an expiry alert must see.
     aggregator: "min",
   });
-  return { tlsReloads, tlsCertificateExpiry };
+  const httpConnectionsRefused = new Counter({
+    name: "floodgate_http_connections_refused_total",
+    help: "HTTP connections closed on arrival because HTTP_MAX_CONNECTIONS were open (per process).",
+    registers: [registry],
+  });
+  return { tlsReloads, tlsCertificateExpiry, httpConnectionsRefused };
 }
 
 /**

@@ -99,6 +99,7 @@ describe("slow HTTP clients, short timeouts and a connection cap", () => {
     const after = await closedWithin(beyond, 800);
     expect(after, "the connection beyond the cap was served").toBeDefined();
     expect(beyond.received()).toBe("");
+    expect((await fixture.server.app.metrics.httpConnectionsRefused.get()).values[0]?.value).toBe(1);
     held[0]!.destroy();
     await held[0]!.closed;
     await new Promise((r) => setTimeout(r, 100));

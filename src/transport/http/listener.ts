@@ -10,6 +10,8 @@ import type { TlsSource } from "../../config/tls-watcher.js";
 export interface HttpListenerOptions {
   readonly limits: HttpLimits;
   readonly tls?: TlsSource;
+  /** Called for each connection refused because `limits.maxConnections` were open. */
+  readonly onRefused?: () => void;
 }
 
 /**
@@ -53,7 +55,7 @@ function createTlsServer(handler: RequestListener, limits: HttpLimits, source: T
  * http ones; an https.Server takes the same handler and offers the same listening methods.
  */
 export function listenerFactory(options: HttpListenerOptions): (handler: RequestListener) => Server {
-  const { limits, tls } = options;
+  const { limits, tls, onRefused } = options;
   return (handler) => {
     const server =
       tls === undefined
@@ -62,8 +64,9 @@ export function listenerFactory(options: HttpListenerOptions): (handler: Request
     server.requestTimeout = limits.requestTimeoutMs;
     server.headersTimeout = limits.headersTimeoutMs;
     server.keepAliveTimeout = limits.idleTimeoutMs;
-    // Beyond the cap Node closes each new connection as soon as it is accepted.
+    // Beyond the cap Node closes each new connection as soon as it is accepted ("drop").
     server.maxConnections = limits.maxConnections;
+    if (onRefused !== undefined) server.on("drop", onRefused);
     return server;
   };
 }
