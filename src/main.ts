@@ -16,16 +16,20 @@ import type { Metrics } from "./observability/metrics.js";
 import { createCheckLimit } from "./service/check-limit.js";
 import { createRateLimiter } from "./service/rate-limiter.js";
 import type { GrpcServer } from "./transport/grpc/server.js";
-import { bindGrpc, createGrpcServer, shutdownGrpc } from "./transport/grpc/server.js";
+import { bindGrpc, createAdminGrpcServer, createGrpcServer, shutdownGrpc } from "./transport/grpc/server.js";
 import type { HealthReport } from "./transport/http/server.js";
 import type { StoreHandle } from "./lifecycle/store-factory.js";
 import type { RateLimiter } from "./service/rate-limiter.js";
 import type { CheckLimitInput, CheckLimitOutcome } from "./service/check-limit.js";
 import { createHttpServer } from "./transport/http/server.js";
+import type { WatchedTls } from "./config/tls-watcher.js";
+import { loadListenerTls, watchListenerTls } from "./lifecycle/listener-tls.js";
 
 /** The composition root: settings in, running servers out. Tests start it on port 0. */
 export interface Floodgate {
   readonly grpcPort: number;
+  /** The Admin listener's port (ADMIN_GRPC_PORT); undefined when Admin is on grpcPort. */
+  readonly adminGrpcPort: number | undefined;
   readonly httpPort: number;
   readonly rules: RulesHolder;
   readonly metrics: Metrics;
@@ -93,6 +97,7 @@ function watch(settings: Settings, deps: WatchDeps) {
 interface Listeners {
   readonly grpc: GrpcServer;
   readonly grpcPort: number;
+  readonly adminGrpc: { readonly grpc: GrpcServer; readonly port: number } | undefined;
   readonly http: FastifyInstance;
   readonly httpPort: number;
 }
@@ -104,6 +109,8 @@ interface ListenDeps {
   readonly admin: AdminHandle | undefined;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** TLS on every listener when set. */
+  readonly tls: WatchedTls | undefined;
 }
 
 /** The admin API's transport dependencies, when admin is on. */
@@ -113,20 +120,45 @@ function adminTransport(admin: AdminHandle | undefined, metrics: Metrics) {
   return { admin: { admin: admin.admin, authenticator: admin.authenticator, count } };
 }
 
+/** ADMIN_GRPC_PORT: the Admin service on a listener of its own. */
+async function listenAdmin(settings: Settings, deps: ListenDeps): Promise<Listeners["adminGrpc"]> {
+  if (settings.adminGrpcPort === undefined) return undefined;
+  const grpc = createAdminGrpcServer({ logger: deps.logger, ...adminTransport(deps.admin, deps.metrics) });
+  const port = await bindGrpc(grpc.server, hostPort(settings.host, settings.adminGrpcPort), deps.tls);
+  return { grpc, port };
+}
+
 async function listen(settings: Settings, deps: ListenDeps): Promise<Listeners> {
-  const { limiter, checkLimit, logger, metrics } = deps;
+  const { limiter, checkLimit, logger, metrics, tls } = deps;
   const grpc = createGrpcServer({
     limiter,
     checkLimit,
     logger,
     metrics,
+    adminElsewhere: settings.adminGrpcPort !== undefined,
     ...adminTransport(deps.admin, metrics),
   });
-  const grpcPort = await bindGrpc(grpc.server, hostPort(settings.host, settings.grpcPort));
-  const http = await createHttpServer({ checkLimit, health: deps.health, logger, metrics });
+  const grpcPort = await bindGrpc(grpc.server, hostPort(settings.host, settings.grpcPort), tls);
+  const adminGrpc = await listenAdmin(settings, deps);
+  const onRefused = () => metrics.httpConnectionsRefused.inc();
+  const listener = { limits: settings.http, onRefused, ...(tls === undefined ? {} : { tls }) };
+  const http = await createHttpServer({ checkLimit, health: deps.health, logger, metrics, listener });
   await http.listen({ host: settings.host, port: settings.httpPort });
   const httpPort = (http.server.address() as { port: number }).port;
-  return { grpc, grpcPort, http, httpPort };
+  return { grpc, grpcPort, adminGrpc, http, httpPort };
+}
+
+/** Unready everywhere, then drain every listener within the grace period. */
+async function closeListeners(settings: Settings, listeners: Listeners): Promise<void> {
+  const grpcServers = [
+    listeners.grpc,
+    ...(listeners.adminGrpc === undefined ? [] : [listeners.adminGrpc.grpc]),
+  ];
+  for (const grpc of grpcServers) grpc.health.setServing(false);
+  await Promise.all([
+    ...grpcServers.map((grpc) => shutdownGrpc(grpc.server, settings.shutdownGraceMs)),
+    listeners.http.close(),
+  ]);
 }
 
 function startupLine(
@@ -136,7 +168,11 @@ function startupLine(
   const { listeners, store, rules } = parts;
   return {
     grpc: hostPort(settings.host, listeners.grpcPort),
+    ...(listeners.adminGrpc === undefined
+      ? {}
+      : { adminGrpc: hostPort(settings.host, listeners.adminGrpc.port) }),
     http: hostPort(settings.host, listeners.httpPort),
+    tls: settings.tls === undefined ? "off" : settings.tls.clientCaFile === undefined ? "tls" : "mtls",
     store: store.description,
     rulesPath: settings.rulesPath,
     domains: [...rules.current().domains.keys()],
@@ -147,6 +183,8 @@ function startupLine(
 export async function startFloodgate(settings: Settings, options: StartOptions = {}): Promise<Floodgate> {
   const logger = options.logger ?? createLogger(settings.logLevel);
   const metrics = createMetrics({ clusterWorker: isClusterWorker(settings.workers) });
+  // First, so that a bad TLS file stops the start before anything connects.
+  const tlsMaterial = await loadListenerTls(settings);
   const rules = new RulesHolder(await loadRules(settings.rulesPath));
   metrics.rulesLoaded.set(rules.current().ruleCount);
   const store = await createStore(settings, { logger, metrics });
@@ -171,22 +209,38 @@ export async function startFloodgate(settings: Settings, options: StartOptions =
       draining: draining ? "yes" : "no",
     },
   });
-  const listeners = await listen(settings, { limiter, checkLimit, health, admin, logger, metrics });
+  const tls = watchListenerTls(settings, tlsMaterial, { logger, metrics });
+  const listeners = await listen(settings, {
+    limiter,
+    checkLimit,
+    health,
+    admin,
+    logger,
+    metrics,
+    tls,
+  }).catch(async (err: unknown) => {
+    await tls?.close();
+    throw err;
+  });
   const watchDeps = { rules, metrics, logger, admin };
   auditRules(watchDeps, { previous: undefined, next: rules.current() });
   const watcher = watch(settings, watchDeps);
   logger.info(startupLine(settings, { listeners, store, rules }), "floodgate started");
   const close = async (): Promise<void> => {
     draining = true;
-    listeners.grpc.health.setServing(false);
-    await Promise.all([
-      shutdownGrpc(listeners.grpc.server, settings.shutdownGraceMs),
-      listeners.http.close(),
-    ]);
+    await closeListeners(settings, listeners);
+    await tls?.close();
     await watcher.close();
     await admin?.close();
     await store.store.close();
     logger.info("floodgate stopped");
   };
-  return { grpcPort: listeners.grpcPort, httpPort: listeners.httpPort, rules, metrics, close };
+  return {
+    grpcPort: listeners.grpcPort,
+    adminGrpcPort: listeners.adminGrpc?.port,
+    httpPort: listeners.httpPort,
+    rules,
+    metrics,
+    close,
+  };
 }

@@ -4,6 +4,7 @@ import { loadCliEnvironment } from "../config/settings.js";
 import { createAdminClient, protoTimeFromDate } from "../transport/grpc/admin-client.js";
 import type { Options, Values } from "./args.js";
 import { date, entries, int, parse, required, seconds, str, UsageError } from "./args.js";
+import { clientTls, TLS_FLAGS } from "./client-tls.js";
 
 /**
  * `floodgate admin …`: operator commands. They mint tokens locally and otherwise call the gRPC
@@ -24,9 +25,13 @@ export const ADMIN_USAGE = `Usage: floodgate admin <command>
   audit --verify
 
   TARGET is --domain D --entry key=value [--entry key=value ...], or --user U and/or
-  --endpoint E (CheckLimit's domain). Common: --server HOST:PORT, --token JWT.`;
+  --endpoint E (CheckLimit's domain). Common: --server HOST:PORT, --token JWT.
+  TLS: --tls (trust the system's CAs), --ca FILE (trust this CA instead), --cert FILE --key FILE
+  (a client certificate, for mTLS), --server-name NAME (the name in the server's certificate,
+  when --server is an IP or a port-forward); or FLOODGATE_TLS, FLOODGATE_TLS_CA_FILE,
+  FLOODGATE_TLS_CERT_FILE, FLOODGATE_TLS_KEY_FILE.`;
 
-const COMMON: Options = { server: { type: "string" }, token: { type: "string" } };
+const COMMON: Options = { server: { type: "string" }, token: { type: "string" }, ...TLS_FLAGS };
 const TARGET: Options = {
   domain: { type: "string" },
   entry: { type: "string", multiple: true },
@@ -61,7 +66,8 @@ async function callAdmin(values: Values, method: string, request: object): Promi
   const env = loadCliEnvironment();
   const token = str(values, "token") ?? env.token;
   if (token === undefined) throw new UsageError("a token is required: --token or FLOODGATE_TOKEN");
-  const client = createAdminClient({ address: str(values, "server") ?? env.server, token });
+  const tls = await clientTls(values, env.tls);
+  const client = createAdminClient({ address: str(values, "server") ?? env.server, token, tls });
   try {
     print(await client.call(method, request));
   } finally {

@@ -58,7 +58,7 @@ export function watchRules(options: WatchRulesOptions): RulesWatcher {
 }
 
 /** Watches the directory (or a single file's parent directory) one level deep. */
-function startFsWatcher(path: string, onEvent: () => void): FSWatcher {
+export function startFsWatcher(path: string, onEvent: () => void): FSWatcher {
   const single = !isDirectory(path);
   const dir = single ? dirname(path) : path;
   const name = basename(path);

@@ -22,6 +22,11 @@ export interface Metrics {
   readonly localEvictions: Counter;
   readonly adminRequests: Counter<"method" | "result">;
   readonly auditEvents: Counter<"action">;
+  /** Rotations of the listeners' TLS files by result (success, error), and the certificate's expiry. */
+  readonly tlsReloads: Counter<"result">;
+  readonly tlsCertificateExpiry: Gauge;
+  /** HTTP connections refused because HTTP_MAX_CONNECTIONS were open. */
+  readonly httpConnectionsRefused: Counter;
   /** Reports the local store's size on every scrape. */
   trackLocalBuckets(size: () => number): void;
   readonly observer: DecisionObserver;
@@ -90,8 +95,34 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     adminRequests,
     auditEvents,
     ...store,
+    ...createListenerMetrics(registry),
     observer,
   };
+}
+
+/** The listeners' own: TLS rotations, the certificate's expiry, the HTTP connection cap. */
+function createListenerMetrics(registry: Registry) {
+  const tlsReloads = new Counter({
+    name: "floodgate_tls_reloads_total",
+    help: "Reloads of TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_FILE by result (success, error).",
+    labelNames: ["result"] as const,
+    registers: [registry],
+  });
+  // An alert on increase() must see the series before the first failed rotation.
+  for (const result of ["success", "error"]) tlsReloads.inc({ result }, 0);
+  const tlsCertificateExpiry = new Gauge({
+    name: "floodgate_tls_certificate_expiry_timestamp_seconds",
+    help: "When the certificate the listeners serve expires (Unix time); absent without TLS.",
+    registers: [registry],
+    // Across WORKERS: the earliest, the one an expiry alert must see.
+    aggregator: "min",
+  });
+  const httpConnectionsRefused = new Counter({
+    name: "floodgate_http_connections_refused_total",
+    help: "HTTP connections closed on arrival because HTTP_MAX_CONNECTIONS were open (per process).",
+    registers: [registry],
+  });
+  return { tlsReloads, tlsCertificateExpiry, httpConnectionsRefused };
 }
 
 /**

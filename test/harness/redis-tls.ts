@@ -59,9 +59,15 @@ async function selfSignedCa(dir: string, name: string): Promise<string> {
   return cert;
 }
 
-async function leaf(
+/** X.509 extensions of a server certificate for 127.0.0.1 and localhost, and of a client one. */
+export const SERVER_EXT =
+  "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n";
+export const CLIENT_EXT = "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n";
+
+/** A key and a certificate named `name` (also its CN), signed by the CA `ca` ("ca" unless said). */
+export async function leaf(
   dir: string,
-  spec: { name: string; ext: string },
+  spec: { name: string; ext: string; ca?: string },
 ): Promise<{ cert: string; key: string }> {
   const key = join(dir, `${spec.name}.key`);
   const csr = join(dir, `${spec.name}.csr`);
@@ -75,9 +81,9 @@ async function leaf(
     "-in",
     csr,
     "-CA",
-    join(dir, "ca.crt"),
+    join(dir, `${spec.ca ?? "ca"}.crt`),
     "-CAkey",
-    join(dir, "ca.key"),
+    join(dir, `${spec.ca ?? "ca"}.key`),
     // Explicit serials: two leaves are signed in parallel, and -CAcreateserial shares one file.
     "-set_serial",
     `0x${randomBytes(8).toString("hex")}`,
@@ -97,11 +103,8 @@ export async function generateTlsFiles(): Promise<TlsFiles> {
   try {
     const [caCert, otherCaCert] = await Promise.all([selfSignedCa(dir, "ca"), selfSignedCa(dir, "other-ca")]);
     const [server, client] = await Promise.all([
-      leaf(dir, {
-        name: "server",
-        ext: "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
-      }),
-      leaf(dir, { name: "client", ext: "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n" }),
+      leaf(dir, { name: "server", ext: SERVER_EXT }),
+      leaf(dir, { name: "client", ext: CLIENT_EXT }),
     ]);
     return {
       dir,

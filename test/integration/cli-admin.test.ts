@@ -1,29 +1,12 @@
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../harness/floodgate-process.js";
 import type { AdminFixture } from "./support/admin.js";
 import { adminFixture, AUDIENCE, ISSUER } from "./support/admin.js";
 import type { TestServer } from "./support/floodgate.js";
 import { startTestServer } from "./support/floodgate.js";
 
 // The operator flow of the README, through the built CLI (make test builds before vitest).
-const CLI = join(import.meta.dirname, "../../dist/src/cli.js");
-
-function floodgate(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env["PATH"] ?? "", ...env },
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("close", (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
+const floodgate = runCli;
 
 describe("floodgate admin CLI", () => {
   let fixture: AdminFixture;

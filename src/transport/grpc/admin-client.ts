@@ -15,10 +15,21 @@ export interface AdminClient {
   close(): void;
 }
 
+/** TLS towards the server; without it the client speaks plain text. */
+export interface AdminClientTls {
+  /** PEM CA certificates to trust instead of the system's roots. */
+  readonly ca?: Buffer;
+  /** A client certificate and its key, for a server that requires mTLS. */
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  /** The name to check the server's certificate against, when it differs from the address's host. */
+  readonly serverName?: string;
+}
+
 export interface AdminClientOptions {
   readonly address: string;
   readonly token: string;
-  readonly tls?: boolean;
+  readonly tls?: AdminClientTls;
   readonly deadlineMs?: number;
 }
 
@@ -31,12 +42,23 @@ type Unary = (
   cb: (err: Error | null, res: unknown) => void,
 ) => void;
 
+function channelOf(tls: AdminClientTls | undefined) {
+  if (tls === undefined) return { creds: credentials.createInsecure(), options: {} };
+  const creds = credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null);
+  const name = tls.serverName;
+  const options =
+    name === undefined ? {} : { "grpc.ssl_target_name_override": name, "grpc.default_authority": name };
+  return { creds, options };
+}
+
 export function createAdminClient(options: AdminClientOptions): AdminClient {
   const pkg = readableGrpcObject() as unknown as { floodgate: { v1: { Admin: ServiceClientConstructor } } };
-  const creds = options.tls === true ? credentials.createSsl() : credentials.createInsecure();
-  const client = new pkg.floodgate.v1.Admin(options.address, creds) as unknown as Record<string, Unary> & {
-    close(): void;
-  };
+  const channel = channelOf(options.tls);
+  const client = new pkg.floodgate.v1.Admin(
+    options.address,
+    channel.creds,
+    channel.options,
+  ) as unknown as Record<string, Unary> & { close(): void };
   return {
     call(method, request) {
       const metadata = new Metadata();

@@ -13,14 +13,15 @@ export interface GrpcHealth {
   setServing(serving: boolean): void;
 }
 
-export function addHealthService(server: Server): GrpcHealth {
+/** `services`: the names this listener reports on ("" is the whole listener). */
+export function addHealthService(server: Server, services: readonly string[] = HEALTH_SERVICES): GrpcHealth {
   const health = new HealthImplementation(
-    Object.fromEntries(HEALTH_SERVICES.map((name) => [name, "SERVING" as const])),
+    Object.fromEntries(services.map((name) => [name, "SERVING" as const])),
   );
   health.addToServer(server);
   return {
     setServing: (serving) => {
-      for (const name of HEALTH_SERVICES) health.setStatus(name, serving ? "SERVING" : "NOT_SERVING");
+      for (const name of services) health.setStatus(name, serving ? "SERVING" : "NOT_SERVING");
     },
   };
 }

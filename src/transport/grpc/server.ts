@@ -1,5 +1,5 @@
 import type { handleUnaryCall, sendUnaryData, ServerUnaryCall, ServiceDefinition } from "@grpc/grpc-js";
-import { Server, ServerCredentials, status } from "@grpc/grpc-js";
+import { Server, status } from "@grpc/grpc-js";
 import { invalidArgument, isFloodgateError } from "../../domain/errors.js";
 import type { Logger } from "../../observability/logger.js";
 import type { Metrics } from "../../observability/metrics.js";
@@ -9,6 +9,7 @@ import type { ProtoCheckLimitRequest } from "./check-limit-translate.js";
 import { fromCheckLimitRequest, toCheckLimitResponse } from "./check-limit-translate.js";
 import type { Malformed } from "./proto.js";
 import {
+  ADMIN_SERVICE,
   isMalformed,
   MALFORMED,
   packageDefinition,
@@ -25,6 +26,8 @@ import type { LimitRequest, LimitResult } from "../../service/types.js";
 import { toGrpcError } from "./status-map.js";
 import type { AdminServerDeps } from "./admin-server.js";
 import { addAdminService, addDisabledAdminService } from "./admin-server.js";
+import type { TlsSource } from "../../config/tls-watcher.js";
+import { serverCredentials } from "./tls-credentials.js";
 
 export interface GrpcServerDeps {
   readonly limiter: RateLimiter;
@@ -124,7 +127,34 @@ export interface GrpcServer {
   readonly health: GrpcHealth;
 }
 
-export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
+type AdminDeps = Pick<GrpcServerDeps, "admin" | "logger">;
+
+function addAdmin(server: Server, deps: AdminDeps): void {
+  if (deps.admin === undefined) addDisabledAdminService(server);
+  else addAdminService(server, { ...deps.admin, logger: deps.logger });
+}
+
+/** With ADMIN_GRPC_PORT, an Admin call on the hot path's listener is told where Admin went. */
+function addAdminElsewhere(server: Server): void {
+  const definition = serviceDefinition(ADMIN_SERVICE);
+  const refuse: handleUnaryCall<unknown, object> = (_call, callback) =>
+    callback({
+      code: status.UNIMPLEMENTED,
+      details: "the admin API is served on its own listener (ADMIN_GRPC_PORT), not on this one",
+    });
+  server.addService(definition, Object.fromEntries(Object.keys(definition).map((name) => [name, refuse])));
+}
+
+/** Reflection describes only the services a listener serves. */
+function addReflection(server: Server, services: readonly string[]): void {
+  new ReflectionService(packageDefinition(), { services: [...services] }).addToServer(server);
+}
+
+/**
+ * The hot path's listener: RLS v3 and CheckLimit, and Admin unless it has a listener of its own
+ * (`adminElsewhere`).
+ */
+export function createGrpcServer(deps: GrpcServerDeps & { readonly adminElsewhere?: boolean }): GrpcServer {
   const server = new Server(SERVER_OPTIONS);
   server.addService(RLS_DEFINITION, {
     ShouldRateLimit: unary<LimitRequest>(
@@ -141,19 +171,33 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
       deps,
     ),
   });
-  if (deps.admin === undefined) addDisabledAdminService(server);
-  else addAdminService(server, { ...deps.admin, logger: deps.logger });
-  const health = addHealthService(server);
-  new ReflectionService(packageDefinition()).addToServer(server);
-  return { server, health };
+  const served = [RLS_SERVICE, RATE_LIMITER_SERVICE];
+  if (deps.adminElsewhere === true) addAdminElsewhere(server);
+  else addAdmin(server, deps);
+  addReflection(server, deps.adminElsewhere === true ? served : [...served, ADMIN_SERVICE]);
+  return { server, health: addHealthService(server) };
 }
 
-/** Binds and resolves the bound port (port 0 picks a free one, as the tests do). */
-export function bindGrpc(server: Server, address: string): Promise<number> {
+/**
+ * The Admin listener (ADMIN_GRPC_PORT), apart from the hot path so that a NetworkPolicy can
+ * admit only operators to it. It has health and reflection of its own: a probe or a load
+ * balancer in front of it can check it, and grpcurl works on it without .proto files, both
+ * describing the Admin service only.
+ */
+export function createAdminGrpcServer(deps: AdminDeps): GrpcServer {
+  const server = new Server(SERVER_OPTIONS);
+  addAdmin(server, deps);
+  addReflection(server, [ADMIN_SERVICE]);
+  return { server, health: addHealthService(server, ["", ADMIN_SERVICE]) };
+}
+
+/**
+ * Binds and resolves the bound port (port 0 picks a free one, as the tests do). With a TLS
+ * source, the listener serves TLS only (mTLS when the source has a client CA).
+ */
+export function bindGrpc(server: Server, address: string, tls?: TlsSource): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) =>
-      err ? reject(err) : resolve(port),
-    );
+    server.bindAsync(address, serverCredentials(tls), (err, port) => (err ? reject(err) : resolve(port)));
   });
 }
 

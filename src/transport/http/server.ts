@@ -10,6 +10,8 @@ import swagger from "@fastify/swagger";
 import type { HealthReport } from "./ops-routes.js";
 import { registerOpsRoutes } from "./ops-routes.js";
 import { PACKAGE_VERSION } from "../../config/paths.js";
+import type { HttpListenerOptions } from "./listener.js";
+import { listenerFactory } from "./listener.js";
 
 export type { HealthReport } from "./ops-routes.js";
 
@@ -18,6 +20,8 @@ export interface HttpServerDeps {
   readonly health: () => HealthReport;
   readonly logger: Logger;
   readonly metrics: Pick<Metrics, "registry" | "exposition" | "requestDuration">;
+  /** Client limits and TLS; without it, Fastify's own plain HTTP server (tests of the routes). */
+  readonly listener?: HttpListenerOptions;
 }
 
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
@@ -69,6 +73,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     // Envoy and most proxies send x-request-id; reuse it so logs line up across hops.
     requestIdHeader: "x-request-id",
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    ...(deps.listener === undefined ? {} : { serverFactory: listenerFactory(deps.listener) }),
   });
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, parseJson);

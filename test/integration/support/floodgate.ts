@@ -1,4 +1,4 @@
-import type { Client, ServiceClientConstructor } from "@grpc/grpc-js";
+import type { ChannelCredentials, Client, ServiceClientConstructor } from "@grpc/grpc-js";
 import { credentials, makeGenericClientConstructor } from "@grpc/grpc-js";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -42,6 +42,8 @@ export interface StartOptions {
    * null to set no REDIS_URL at all (the topology then comes from `env`, e.g. REDIS_CLUSTER_NODES).
    */
   readonly redisUrl?: string | null;
+  /** How the clients reach a TLS server (grpcTls in test/harness/listener-tls.ts); plain text if unset. */
+  readonly credentials?: ChannelCredentials;
 }
 
 function lookup(path: string): ServiceClientConstructor {
@@ -50,13 +52,19 @@ function lookup(path: string): ServiceClientConstructor {
   return node as ServiceClientConstructor;
 }
 
+/** A floodgate.v1.RateLimiter client of its own (for example with other TLS credentials). */
+export function rateLimiterClient(address: string, creds: ChannelCredentials): UnaryClient {
+  const RateLimiter = lookup("floodgate.v1.RateLimiter");
+  return new RateLimiter(address, creds) as unknown as UnaryClient;
+}
+
 /** A client that knows nothing of our .proto files: bytes in, bytes out. */
-function rawRlsClient(address: string): RawClient {
+function rawRlsClient(address: string, creds: ChannelCredentials): RawClient {
   const Ctor = makeGenericClientConstructor(
     { call: rawMethod("/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit") },
     "RawRls",
   );
-  return new Ctor(address, credentials.createInsecure()) as unknown as RawClient;
+  return new Ctor(address, creds) as unknown as RawClient;
 }
 
 /** Deletes only this server's keys; the suite's Redis may be shared. */
@@ -96,10 +104,10 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
   const app = await startFloodgate(settings, { logger });
   const address = `127.0.0.1:${app.grpcPort}`;
   const RLS = lookup("envoy.service.ratelimit.v3.RateLimitService");
-  const RateLimiter = lookup("floodgate.v1.RateLimiter");
-  const rls = new RLS(address, credentials.createInsecure()) as unknown as UnaryClient;
-  const rateLimiter = new RateLimiter(address, credentials.createInsecure()) as unknown as UnaryClient;
-  const raw = rawRlsClient(address);
+  const creds = options.credentials ?? credentials.createInsecure();
+  const rls = new RLS(address, creds) as unknown as UnaryClient;
+  const rateLimiter = rateLimiterClient(address, creds);
+  const raw = rawRlsClient(address, creds);
   return {
     app,
     rulesDir,
@@ -107,7 +115,7 @@ export async function startTestServer(options: StartOptions): Promise<TestServer
     rls,
     rateLimiter,
     raw,
-    httpUrl: `http://127.0.0.1:${app.httpPort}`,
+    httpUrl: `${settings.tls === undefined ? "http" : "https"}://127.0.0.1:${app.httpPort}`,
     logs,
     writeRules: (file, yaml) => writeFile(join(rulesDir, file), yaml),
     stop: async () => {
