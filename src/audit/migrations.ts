@@ -12,8 +12,12 @@ export interface MigrateResult {
   readonly version: number;
 }
 
-async function appliedVersions(client: pg.ClientBase, s: string): Promise<Set<number>> {
-  await client.query(`create schema if not exists ${s}`);
+async function appliedVersions(client: pg.ClientBase, schema: string): Promise<Set<number>> {
+  const s = quoteSchema(schema);
+  // `create schema if not exists` needs CREATE on the database even when the schema exists: an
+  // owner role given a schema made for it (docs/audit-log.md, Roles) needs no more than that.
+  const exists = await client.query("select 1 from pg_catalog.pg_namespace where nspname = $1", [schema]);
+  if (exists.rowCount === 0) await client.query(`create schema ${s}`);
   await client.query(
     `create table if not exists ${s}.schema_migrations (
        version integer primary key,
@@ -29,7 +33,7 @@ async function applyPending(client: pg.ClientBase, schema: string): Promise<numb
   const s = quoteSchema(schema);
   // Several replicas may start at once: the lock makes the others wait, then find nothing to do.
   await client.query(MIGRATION_LOCK_SQL, [schema]);
-  const done = await appliedVersions(client, s);
+  const done = await appliedVersions(client, schema);
   const applied: number[] = [];
   for (const migration of MIGRATIONS) {
     if (done.has(migration.version)) continue;

@@ -6,7 +6,7 @@ import { AuthError } from "../../auth/types.js";
 import { invalidArgument, isFloodgateError } from "../../domain/errors.js";
 import type { Logger } from "../../observability/logger.js";
 import type { AdminContext, AdminService } from "../../service/admin.js";
-import type { ProtoLimit, ProtoTarget, ProtoTimestamp } from "./admin-translate.js";
+import type { ProtoLimit, ProtoTarget, ProtoTimestamp, ProtoVerifyRequest } from "./admin-translate.js";
 import {
   auditEventOut,
   bucketOut,
@@ -14,6 +14,7 @@ import {
   toDate,
   toLimitInput,
   toTargetInput,
+  toVerifyInput,
   verifyOut,
 } from "./admin-translate.js";
 import { ADMIN_SERVICE, isMalformed, serviceDefinition } from "./proto.js";
@@ -55,11 +56,14 @@ function adminUnary(
 ): handleUnaryCall<unknown, object> {
   return (call: ServerUnaryCall<unknown, object>, callback: sendUnaryData<object>) => {
     const requestId = requestIdOf(call.metadata);
+    // The caller went away (deadline, cancel): long handlers such as VerifyAuditLog stop early.
+    const cancelled = new AbortController();
+    call.once("cancelled", () => cancelled.abort());
     deps.authenticator
       .authenticate(headerOf(call.metadata))
       .then((principal) => {
         if (isMalformed(call.request)) throw invalidArgument("body", "request did not decode");
-        return handle({ principal, requestId }, call.request as never);
+        return handle({ principal, requestId, signal: cancelled.signal }, call.request as never);
       })
       .then(
         (response) => {
@@ -134,7 +138,8 @@ function handlers(admin: AdminService): Record<string, Handler> {
       });
       return { events: page.items.map(auditEventOut), next_page_token: page.nextPageToken ?? "" };
     },
-    VerifyAuditLog: async (ctx) => verifyOut(await admin.verifyAuditLog(ctx)),
+    VerifyAuditLog: async (ctx, r: ProtoVerifyRequest) =>
+      verifyOut(await admin.verifyAuditLog(ctx, toVerifyInput(r))),
   };
 }
 

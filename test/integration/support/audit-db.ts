@@ -18,6 +18,9 @@ export const LIMIT = { requestsPerUnit: 10, unit: "minute", burst: undefined } a
 
 export const user = (id: string) => [{ key: "user_id", value: id }];
 
+/** A bucket reset that succeeds (the tests here look at the audit row, not at a bucket). */
+export const noop = (): Promise<void> => Promise.resolve();
+
 /** Polls `check` every 10 ms; resolves with the time it took, or throws after `ms`. */
 export async function within(ms: number, check: () => boolean): Promise<number> {
   const start = Date.now();
@@ -85,7 +88,31 @@ export class TestDb {
     await this.query(`grant usage, select on sequence ${s}.overrides_id_seq to ${role}`);
     await this.query(`grant select, insert on ${s}.audit_events to ${role}`);
     await this.query(`grant usage on sequence ${s}.audit_events_id_seq to ${role}`);
+    await this.query(`grant select, insert on ${s}.audit_seals, ${s}.audit_checkpoints to ${role}`);
+    await this.query(`grant usage on sequence ${s}.audit_checkpoints_id_seq to ${role}`);
     return role;
+  }
+
+  /**
+   * A schema created for, and migrated by, a new login role that is not a superuser: the owner
+   * role of the deploy examples, which can disable the audit triggers.
+   */
+  async ownedSchema(): Promise<{ schema: string; owner: string; ownerUrl: string }> {
+    const schema = uniqueName("fg_owned");
+    const owner = uniqueName("fg_owner");
+    this.schemas.push(schema);
+    this.roles.push(owner);
+    await this.query(`create role ${owner} login`);
+    await this.query(`create schema "${schema}" authorization ${owner}`);
+    const ownerUrl = asUser(this.url, owner);
+    const client = new pg.Client(ownerUrl);
+    await client.connect();
+    try {
+      await migrate(client, schema);
+    } finally {
+      await client.end();
+    }
+    return { schema, owner, ownerUrl };
   }
 
   async store(options: Partial<PgAuditStoreOptions> & { schema: string }): Promise<AuditStore> {
