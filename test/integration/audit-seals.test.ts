@@ -11,7 +11,17 @@ import { describe, expect, it } from "vitest";
 import type { ChainKeys } from "../../src/audit/chain-key.js";
 import { parseChainKeys } from "../../src/audit/chain-key.js";
 import type { AuditStore } from "../../src/audit/types.js";
-import { asUser, ctx, noop, useAuditFixture, user } from "./support/audit-db.js";
+import { migrate, MIGRATIONS } from "../../src/audit/migrations.js";
+import {
+  asUser,
+  chainTextMismatches,
+  ctx,
+  noop,
+  uniqueName,
+  useAuditFixture,
+  user,
+  writeAwkwardRows,
+} from "./support/audit-db.js";
 
 const fx = useAuditFixture();
 
@@ -91,6 +101,39 @@ begin
   end loop;
 end $$;`;
 }
+
+describe("the chain as Floodgate computes it", () => {
+  it("matches the database's own content and hash for awkward text and numbers, and verifies", async () => {
+    const c = await chain(0);
+    await writeAwkwardRows(c.store);
+    expect(await chainTextMismatches((sql) => fx.db.query(sql), c.schema)).toEqual([]);
+    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, checked: 4, sealsVerified: true });
+  });
+
+  it("migration 2 applies to a schema at version 1, which keeps its rows and verifies", async () => {
+    const schema = uniqueName("fg_v1");
+    fx.db.schemas.push(schema);
+    const client = new pg.Client(fx.postgres.url);
+    await client.connect();
+    try {
+      await client.query(`create schema "${schema}"`);
+      await client.query(
+        `create table "${schema}".schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())`,
+      );
+      await client.query(MIGRATIONS[0]!.sql({ schema, s: `"${schema}"` }));
+      await client.query(`insert into "${schema}".schema_migrations (version, name) values (1, 'v1')`);
+      await client.query(
+        `insert into "${schema}".audit_events (actor_sub, actor_iss, action) values ('old', 'x', 'bucket.reset')`,
+      );
+      expect(await migrate(client, schema)).toEqual({ applied: [2], version: 2 });
+    } finally {
+      await client.end();
+    }
+    const store = await fx.db.store({ schema, chainKeys: KEYS });
+    expect(await store.prepareChain()).toMatchObject({ adopted: "1" });
+    expect(await store.verifyAuditLog()).toMatchObject({ ok: true, checked: 1, trustedThrough: { id: "1" } });
+  });
+});
 
 describe("a rewrite by the tables' owner, chain recomputed with the database's own function", () => {
   it("with the key: an edited row is named", async () => {

@@ -99,6 +99,25 @@ describe("floodgate admin CLI", () => {
     });
   });
 
+  it("verifies against an exported head, in full when asked", async () => {
+    const first = JSON.parse((await floodgate(["admin", "audit", "--verify"], env)).out) as {
+      head_id: string;
+      head_hash: string;
+    };
+    expect(first.head_hash).toMatch(/^[0-9a-f]{64}$/);
+    const head = `${first.head_id}:${first.head_hash}`;
+    const again = await floodgate(["admin", "audit", "--verify", "--full", "--expect-head", head], env);
+    expect(JSON.parse(again.out)).toMatchObject({ ok: true, head_id: first.head_id, resumed_from_id: "" });
+    const wrong = await floodgate(
+      ["admin", "audit", "--verify", "--expect-head", `${first.head_id}:${"0".repeat(64)}`],
+      env,
+    );
+    expect(JSON.parse(wrong.out)).toMatchObject({ ok: false, first_broken_id: first.head_id });
+    const malformed = await floodgate(["admin", "audit", "--verify", "--expect-head", "12"], env);
+    expect(malformed.code).toBe(2);
+    expect(malformed.err).toMatch(/--expect-head must be ID:HASH/);
+  });
+
   it("explains usage errors and refused calls plainly", async () => {
     const usage = await floodgate(
       ["admin", "override", "set", "--user", "x", "--unit", "minute", "--reason", "r"],

@@ -33,6 +33,8 @@ export async function adminFixture(postgres?: PostgresTarget): Promise<AdminFixt
   await writeFile(join(dir, "admin-key.pem"), privateKeyPem, { mode: 0o600 });
   const schema = `fgtest_${randomBytes(5).toString("hex")}`;
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  // A test may stop a private Postgres under it: an idle client then emits an error.
+  pool.on("error", () => undefined);
   return {
     schema,
     databaseUrl: db.url,

@@ -4,6 +4,8 @@
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import type { ChainRow } from "../../../src/audit/chain-row.js";
+import { chainColumns, contentOf, rowHash } from "../../../src/audit/chain-row.js";
 import type { MigrateResult } from "../../../src/audit/migrations.js";
 import { migrate } from "../../../src/audit/migrations.js";
 import type { PgAuditStoreOptions } from "../../../src/audit/pg-audit-store.js";
@@ -49,6 +51,49 @@ export function actor(sub: string, jti?: string): Actor {
 
 export function ctx(sub: string, reason = "test"): ChangeContext {
   return { actor: actor(sub, `jti-${sub}`), reason, requestId: `req-${randomBytes(3).toString("hex")}` };
+}
+
+/** Text whose JSON forms are easy to get wrong: control characters, quotes, non-BMP, U+2028. */
+export const AWKWARD_TEXT = 'q"\\/\u0001\u001f\b\f\n\r\t\u007f é 😀 \u2028 end';
+
+/** Rows with awkward text in every column, and numbers that jsonb writes its own way. */
+export async function writeAwkwardRows(store: AuditStore): Promise<void> {
+  const context = { actor: actor(AWKWARD_TEXT, AWKWARD_TEXT), reason: AWKWARD_TEXT, requestId: AWKWARD_TEXT };
+  const entries = [{ key: AWKWARD_TEXT, value: AWKWARD_TEXT }];
+  await store.setOverride({
+    domain: "awk",
+    entries,
+    limit: LIMIT,
+    expiresAt: new Date(Date.UTC(2100, 0, 1, 0, 0, 0, 7)),
+    context,
+  });
+  await store.resetBucket({ domain: "awk", entries, context }, noop);
+  await store
+    .resetBucket({ domain: "awk", entries, context }, () => Promise.reject(new Error(AWKWARD_TEXT)))
+    .catch(() => undefined);
+  const summary = {
+    n: 1.5,
+    big: 1e21,
+    small: 1e-7,
+    neg: -0,
+    int: 2 ** 60,
+    s: AWKWARD_TEXT,
+    nested: [{ z: 1, a: null }],
+  };
+  await store.recordRulesReload({ digest: AWKWARD_TEXT, summary });
+}
+
+/** Ids of rows whose content or hash, as Floodgate computes them, differ from the schema's own functions. */
+export async function chainTextMismatches(
+  query: (sql: string) => Promise<(ChainRow & { db_content: string })[]>,
+  schema: string,
+): Promise<string[]> {
+  const s = `"${schema}"`;
+  const rows = await query(
+    `select ${chainColumns("e")}, ${s}.audit_event_content(e) as db_content from ${s}.audit_events e order by e.id`,
+  );
+  if (rows.length === 0) throw new Error("no rows to compare");
+  return rows.filter((r) => contentOf(r) !== r.db_content || rowHash(r) !== r.hash).map((r) => r.id);
 }
 
 /** A superuser connection for setup, tampering and cleanup of what this run created. */
