@@ -1,5 +1,6 @@
 import pg from "pg";
 import type { Settings } from "../config/settings.js";
+import { appRoleGrants } from "./grants.js";
 import { quoteSchema, secretsOf, toFloodgateError } from "./pg-errors.js";
 import { MIGRATION_LOCK_SQL, MIGRATIONS } from "./schema-sql.js";
 
@@ -104,14 +105,17 @@ export interface RunMigrationsResult extends MigrateResult {
  */
 export async function runMigrations(
   settings: Pick<Settings, "databaseUrl" | "databaseSchema" | "adminDataDir">,
+  options: { grantTo?: string } = {},
 ): Promise<RunMigrationsResult> {
   if (settings.databaseUrl !== undefined) {
     const result = await migrateDatabase({
       connectionString: settings.databaseUrl,
       schema: settings.databaseSchema,
+      ...options,
     });
     return { ...result, target: "postgres" };
   }
+  if (options.grantTo !== undefined) throw new Error("--grant-to needs DATABASE_URL (a real Postgres)");
   const { startEmbeddedPostgres } = await import("./embedded.js");
   const embedded = await startEmbeddedPostgres({ dataDir: settings.adminDataDir });
   try {
@@ -132,8 +136,11 @@ export async function runMigrations(
 export async function migrateDatabase(options: {
   connectionString: string;
   schema: string;
+  /** Also (re)grant the application role what it needs on every table (`migrate --grant-to`). */
+  grantTo?: string;
 }): Promise<MigrateResult> {
-  const { connectionString, schema } = options;
+  const { connectionString, schema, grantTo } = options;
+  const grants = grantTo === undefined ? [] : appRoleGrants(schema, grantTo);
   const client = new pg.Client({
     connectionString,
     connectionTimeoutMillis: 5000,
@@ -143,7 +150,9 @@ export async function migrateDatabase(options: {
   client.on("error", () => undefined); // a dropped connection also fails the pending query
   try {
     await client.connect();
-    return await migrate(client, schema);
+    const result = await migrate(client, schema);
+    for (const grant of grants) await client.query(grant);
+    return result;
   } catch (error) {
     throw toFloodgateError(error, secretsOf(connectionString));
   } finally {

@@ -139,4 +139,35 @@ describe("floodgate admin CLI", () => {
     expect(Number(rows[0]!.n)).toBeGreaterThan(0);
     await fixture.query(`drop schema ${schema} cascade`);
   });
+
+  it("grants the application role what serve needs with migrate --grant-to, and nothing to rewrite with", async () => {
+    const schema = `${fixture.schema}_g`;
+    const role = `${fixture.schema}_app`;
+    await fixture.query(`create role ${role}`);
+    try {
+      const env = { DATABASE_URL: fixture.databaseUrl, DATABASE_SCHEMA: schema };
+      const res = await floodgate(["migrate", "--grant-to", role], env);
+      expect(res.err).toBe("");
+      const can = async (table: string, privilege: string) =>
+        (
+          await fixture.query<{ ok: boolean }>(`select has_table_privilege($1, $2, $3) as ok`, [
+            role,
+            `${schema}.${table}`,
+            privilege,
+          ])
+        )[0]!.ok;
+      for (const table of ["audit_events", "audit_seals", "audit_checkpoints"]) {
+        expect(await can(table, "INSERT")).toBe(true);
+        for (const privilege of ["UPDATE", "DELETE", "TRUNCATE"])
+          expect(await can(table, privilege)).toBe(false);
+      }
+      expect(await can("overrides", "UPDATE")).toBe(true);
+      const bad = await floodgate(["migrate", "--grant-to", 'x"; drop table y; --'], env);
+      expect(bad.code).toBe(1);
+      expect(bad.err).toMatch(/invalid role name/);
+    } finally {
+      await fixture.query(`drop schema if exists ${schema} cascade`);
+      await fixture.query(`drop role ${role}`);
+    }
+  });
 });

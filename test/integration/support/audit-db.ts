@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import type { ChainRow } from "../../../src/audit/chain-row.js";
 import { chainColumns, contentOf, rowHash } from "../../../src/audit/chain-row.js";
+import { appRoleGrants } from "../../../src/audit/grants.js";
 import type { MigrateResult } from "../../../src/audit/migrations.js";
 import { migrate } from "../../../src/audit/migrations.js";
 import type { PgAuditStoreOptions } from "../../../src/audit/pg-audit-store.js";
@@ -123,18 +124,10 @@ export class TestDb {
   async appRole(schema: string): Promise<string> {
     const role = uniqueName("fg_app");
     this.roles.push(role);
-    const s = `"${schema}"`;
     await this.query(`create role ${role} login`);
     // A session time zone far from UTC: hashes must not depend on it.
     await this.query(`alter role ${role} set timezone = 'Asia/Kathmandu'`);
-    await this.query(`grant usage on schema ${s} to ${role}`);
-    await this.query(`grant select on ${s}.schema_migrations to ${role}`); // startup's version check
-    await this.query(`grant select, insert, update, delete on ${s}.overrides to ${role}`);
-    await this.query(`grant usage, select on sequence ${s}.overrides_id_seq to ${role}`);
-    await this.query(`grant select, insert on ${s}.audit_events to ${role}`);
-    await this.query(`grant usage on sequence ${s}.audit_events_id_seq to ${role}`);
-    await this.query(`grant select, insert on ${s}.audit_seals, ${s}.audit_checkpoints to ${role}`);
-    await this.query(`grant usage on sequence ${s}.audit_checkpoints_id_seq to ${role}`);
+    for (const grant of appRoleGrants(schema, role)) await this.query(grant);
     return role;
   }
 
