@@ -16,7 +16,8 @@ const USAGE = `Usage: floodgate <command>
 Commands:
   serve                     start the gRPC and HTTP servers (settings come from the environment)
   config validate PATH      check a rules file or directory; exits 1 with the errors
-  migrate                   apply the database migrations (DATABASE_URL, or the embedded database)
+  migrate [--grant-to ROLE] apply the database migrations (DATABASE_URL, or the embedded database);
+                            --grant-to: grant ROLE what serve needs (docs/audit-log.md, Roles)
   admin ...                 operator commands: tokens, overrides, buckets, audit log
   version                   print the version
   help                      print this text
@@ -73,7 +74,7 @@ async function run(argv: string[]): Promise<number> {
     case "admin":
       return adminCommand(argv.slice(1));
     case "migrate":
-      return migrateCommand();
+      return migrateCommand(argv.slice(1));
     case "version":
       console.log(PACKAGE_VERSION);
       return 0;

@@ -7,7 +7,6 @@ import { createStore } from "./lifecycle/store-factory.js";
 import type { AdminHandle } from "./lifecycle/admin-factory.js";
 import { startAdmin } from "./lifecycle/admin-factory.js";
 import { isClusterWorker } from "./lifecycle/workers.js";
-import { summarizeRulesChange } from "./config/rules-diff.js";
 import type { RuleSet } from "./domain/rules.js";
 import type { Logger } from "./observability/logger.js";
 import { createLogger } from "./observability/logger.js";
@@ -52,21 +51,9 @@ interface WatchDeps {
   readonly admin: AdminHandle | undefined;
 }
 
-/** Rules loads are limit changes too: audited as `system`, skipped when the digest is unchanged. */
+/** Rules loads are limit changes too: audited as `system`, kept and retried until written. */
 function auditRules(deps: WatchDeps, change: { previous: RuleSet | undefined; next: RuleSet }): void {
-  const { admin, metrics, logger } = deps;
-  if (admin === undefined) return;
-  admin.audit
-    .recordRulesReload({
-      digest: change.next.digest,
-      summary: summarizeRulesChange(change.previous, change.next),
-    })
-    .then(
-      (written) => {
-        if (written) metrics.auditEvents.inc({ action: "rules.reload" });
-      },
-      (err: unknown) => logger.error({ reason: String(err) }, "could not audit the rules load"),
-    );
+  deps.admin?.rulesAudit.record(change);
 }
 
 /** Hot reload: a good change swaps the rules; a bad one is counted and logged, the old rules stay. */

@@ -1,5 +1,6 @@
 import pg from "pg";
 import type { Settings } from "../config/settings.js";
+import { appRoleGrants } from "./grants.js";
 import { quoteSchema, secretsOf, toFloodgateError } from "./pg-errors.js";
 import { MIGRATION_LOCK_SQL, MIGRATIONS } from "./schema-sql.js";
 
@@ -12,8 +13,12 @@ export interface MigrateResult {
   readonly version: number;
 }
 
-async function appliedVersions(client: pg.ClientBase, s: string): Promise<Set<number>> {
-  await client.query(`create schema if not exists ${s}`);
+async function appliedVersions(client: pg.ClientBase, schema: string): Promise<Set<number>> {
+  const s = quoteSchema(schema);
+  // `create schema if not exists` needs CREATE on the database even when the schema exists: an
+  // owner role given a schema made for it (docs/audit-log.md, Roles) needs no more than that.
+  const exists = await client.query("select 1 from pg_catalog.pg_namespace where nspname = $1", [schema]);
+  if (exists.rowCount === 0) await client.query(`create schema ${s}`);
   await client.query(
     `create table if not exists ${s}.schema_migrations (
        version integer primary key,
@@ -29,7 +34,7 @@ async function applyPending(client: pg.ClientBase, schema: string): Promise<numb
   const s = quoteSchema(schema);
   // Several replicas may start at once: the lock makes the others wait, then find nothing to do.
   await client.query(MIGRATION_LOCK_SQL, [schema]);
-  const done = await appliedVersions(client, s);
+  const done = await appliedVersions(client, schema);
   const applied: number[] = [];
   for (const migration of MIGRATIONS) {
     if (done.has(migration.version)) continue;
@@ -100,14 +105,17 @@ export interface RunMigrationsResult extends MigrateResult {
  */
 export async function runMigrations(
   settings: Pick<Settings, "databaseUrl" | "databaseSchema" | "adminDataDir">,
+  options: { grantTo?: string } = {},
 ): Promise<RunMigrationsResult> {
   if (settings.databaseUrl !== undefined) {
     const result = await migrateDatabase({
       connectionString: settings.databaseUrl,
       schema: settings.databaseSchema,
+      ...options,
     });
     return { ...result, target: "postgres" };
   }
+  if (options.grantTo !== undefined) throw new Error("--grant-to needs DATABASE_URL (a real Postgres)");
   const { startEmbeddedPostgres } = await import("./embedded.js");
   const embedded = await startEmbeddedPostgres({ dataDir: settings.adminDataDir });
   try {
@@ -128,8 +136,11 @@ export async function runMigrations(
 export async function migrateDatabase(options: {
   connectionString: string;
   schema: string;
+  /** Also (re)grant the application role what it needs on every table (`migrate --grant-to`). */
+  grantTo?: string;
 }): Promise<MigrateResult> {
-  const { connectionString, schema } = options;
+  const { connectionString, schema, grantTo } = options;
+  const grants = grantTo === undefined ? [] : appRoleGrants(schema, grantTo);
   const client = new pg.Client({
     connectionString,
     connectionTimeoutMillis: 5000,
@@ -139,7 +150,9 @@ export async function migrateDatabase(options: {
   client.on("error", () => undefined); // a dropped connection also fails the pending query
   try {
     await client.connect();
-    return await migrate(client, schema);
+    const result = await migrate(client, schema);
+    for (const grant of grants) await client.query(grant);
+    return result;
   } catch (error) {
     throw toFloodgateError(error, secretsOf(connectionString));
   } finally {

@@ -3,11 +3,11 @@ import type { DescriptorEntry } from "../domain/rules.js";
 import type { Db } from "./pg-db.js";
 import type { AuditRow } from "./pg-rows.js";
 import { AUDIT_COLUMNS, clampPageSize, decodePageToken, toAuditEvent, toPage } from "./pg-rows.js";
-import type { AuditEntry, AuditEvent, AuditStore, ChangeContext, Page, VerifyResult } from "./types.js";
+import type { ChainRow } from "./chain-row.js";
+import { chainColumns } from "./chain-row.js";
+import { sealAppended } from "./pg-seals.js";
+import type { AuditEntry, AuditEvent, AuditStore, ChangeContext, Page } from "./types.js";
 import { SYSTEM_ACTOR } from "./types.js";
-
-export const GENESIS_HASH = "0".repeat(64);
-const VERIFY_BATCH = 1000;
 
 export type AuditInsert = AuditEntry;
 
@@ -16,19 +16,20 @@ function jsonParam(value: unknown): string | null {
 }
 
 /**
- * Appends one row inside the caller's transaction. id, at, prev_hash and hash are set by the
- * database's insert trigger (under the chain lock, from the database clock), whatever we send.
+ * Appends one row inside the caller's transaction, and its seal when a chain key is set. id, at,
+ * prev_hash and hash are set by the database's insert trigger (under the chain lock, from the
+ * database clock), whatever we send.
  */
 export async function insertAudit(
   client: pg.ClientBase,
-  options: { s: string; event: AuditInsert },
+  options: { db: Db; event: AuditInsert },
 ): Promise<string> {
-  const { s, event } = options;
-  const result = await client.query<{ id: string }>(
-    `insert into ${s}.audit_events
+  const { db, event } = options;
+  const result = await client.query<ChainRow>(
+    `insert into ${db.s}.audit_events as e
        (actor_sub, actor_iss, actor_jti, action, domain, target, before, after, reason, request_id)
      values ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10)
-     returning id::text as id`,
+     returning ${chainColumns("e")}`,
     [
       event.actor.sub,
       event.actor.iss,
@@ -42,7 +43,10 @@ export async function insertAudit(
       event.requestId ?? null,
     ],
   );
-  return result.rows[0]?.id ?? "";
+  const row = result.rows[0];
+  if (row === undefined) throw new Error("audit insert returned no row");
+  await sealAppended(client, { db, row });
+  return row.id;
 }
 
 export function descriptorTarget(domain: string, entries: readonly DescriptorEntry[]): unknown {
@@ -66,16 +70,41 @@ export function descriptorChange(
   };
 }
 
-export async function recordBucketReset(
+/** What a reset's audit row says in `after`: it happened, or it failed and why. */
+function resetOutcome(error: unknown): { result: "done" } | { result: "failed"; error: string } {
+  if (error === undefined) return { result: "done" };
+  return { result: "failed", error: error instanceof Error ? error.message : "reset failed" };
+}
+
+/**
+ * The chain lock comes first: once it is held the database is reachable, and only then does the
+ * reset run. Its row (done or failed) commits after it; a failed reset is rethrown after that.
+ */
+export async function resetBucket(
   db: Db,
-  input: { domain: string; entries: readonly DescriptorEntry[]; context: ChangeContext },
+  options: {
+    input: { domain: string; entries: readonly DescriptorEntry[]; context: ChangeContext };
+    reset: () => Promise<void>;
+  },
 ): Promise<void> {
-  await db.transaction((client) =>
-    insertAudit(client, {
-      s: db.s,
-      event: descriptorChange(input, { action: "bucket.reset", before: undefined, after: undefined }),
-    }),
-  );
+  const { input, reset } = options;
+  const failure = await db.transaction(async (client) => {
+    await client.query(`select ${db.s}.audit_lock()`);
+    const failed = await reset().then(
+      () => undefined,
+      (error: unknown) => ({ error }),
+    );
+    await insertAudit(client, {
+      db,
+      event: descriptorChange(input, {
+        action: "bucket.reset",
+        before: null,
+        after: resetOutcome(failed?.error),
+      }),
+    });
+    return failed;
+  });
+  if (failure !== undefined) throw failure.error;
 }
 
 /** Under the chain lock, so that replicas loading the same files at once audit it only once. */
@@ -88,7 +117,7 @@ export function recordRulesReload(db: Db, input: { digest: string; summary: unkn
     );
     if (last.rows[0]?.digest === input.digest) return false;
     await insertAudit(client, {
-      s: db.s,
+      db,
       event: {
         actor: SYSTEM_ACTOR,
         action: "rules.reload",
@@ -128,50 +157,4 @@ export async function listAuditEvents(db: Db, query: AuditQuery): Promise<Page<A
     ],
   );
   return toPage(rows, { pageSize, kind: "a", map: toAuditEvent });
-}
-
-interface VerifyRow {
-  id: string;
-  prev_hash: string;
-  hash: string;
-  computed: string;
-}
-
-function problemOf(row: VerifyRow, expectedPrev: string): string | undefined {
-  const problems: string[] = [];
-  if (row.computed !== row.hash)
-    problems.push("hash mismatch: the row's content was changed after it was written");
-  if (row.prev_hash !== expectedPrev) {
-    problems.push(
-      expectedPrev === GENESIS_HASH
-        ? "broken link: the first row does not start at the genesis hash (rows before it are missing)"
-        : "broken link: prev_hash is not the previous row's hash (a row was removed or rewritten)",
-    );
-  }
-  return problems.length === 0 ? undefined : problems.join("; ");
-}
-
-/**
- * Recomputes every hash in SQL, in id order, in batches (never the whole table at once), and
- * checks each link. Stops at the first broken row. Rows appended meanwhile are checked too.
- */
-export async function verifyAuditLog(db: Db): Promise<VerifyResult> {
-  let lastId = "0";
-  let expectedPrev = GENESIS_HASH;
-  let checked = 0;
-  for (;;) {
-    const rows = await db.query<VerifyRow>(
-      `select id::text as id, prev_hash, hash, ${db.s}.audit_event_hash(e) as computed
-         from ${db.s}.audit_events e where e.id > $1 order by e.id limit $2`,
-      [lastId, VERIFY_BATCH],
-    );
-    for (const row of rows) {
-      checked += 1;
-      const problem = problemOf(row, expectedPrev);
-      if (problem !== undefined) return { ok: false, checked, firstBroken: { id: row.id, problem } };
-      expectedPrev = row.hash;
-      lastId = row.id;
-    }
-    if (rows.length < VERIFY_BATCH) return { ok: true, checked, firstBroken: undefined };
-  }
 }

@@ -1,9 +1,13 @@
+import { FloodgateError } from "../domain/errors.js";
+import type { ChainKeys } from "./chain-key.js";
 import { embeddedStoreOptions } from "./embedded-registry.js";
 import { migrateDatabase } from "./migrations.js";
-import { listAuditEvents, recordBucketReset, recordRulesReload, verifyAuditLog } from "./pg-audit-log.js";
+import { listAuditEvents, recordRulesReload, resetBucket } from "./pg-audit-log.js";
 import type { PoolOptions } from "./pg-db.js";
 import { Db } from "./pg-db.js";
 import { listenForChanges } from "./pg-listen.js";
+import { prepareChain } from "./pg-seals.js";
+import { verifyChain } from "./pg-verify.js";
 import {
   deleteOverride,
   expireOverrides,
@@ -11,7 +15,15 @@ import {
   loadActiveOverrides,
   setOverride,
 } from "./pg-overrides.js";
-import type { AuditEvent, AuditStore, OverrideRecord, Page, VerifyResult } from "./types.js";
+import type {
+  AuditEvent,
+  AuditStore,
+  ChainReport,
+  OverrideRecord,
+  Page,
+  VerifyOptions,
+  VerifyResult,
+} from "./types.js";
 
 export interface PgAuditStoreOptions {
   readonly connectionString: string;
@@ -29,6 +41,8 @@ export interface PgAuditStoreOptions {
   readonly notifications?: "listen" | "local";
   /** Apply pending migrations before returning (default true; the role then needs DDL rights). */
   readonly migrate?: boolean;
+  /** AUDIT_CHAIN_KEY_FILE's keys: every append is sealed, and verification checks the seals. */
+  readonly chainKeys?: ChainKeys;
 }
 
 /** In-process change listeners (the "local" notification mode). */
@@ -53,6 +67,7 @@ class LocalListeners {
 class PgAuditStore implements AuditStore {
   private readonly subscriptions = new Set<() => Promise<void>>();
   private readonly local: LocalListeners | undefined;
+  private verifying = false;
 
   constructor(
     private readonly db: Db,
@@ -95,8 +110,8 @@ class PgAuditStore implements AuditStore {
     return this.changed(expired, expired.length > 0);
   }
 
-  recordBucketReset(input: Parameters<AuditStore["recordBucketReset"]>[0]): Promise<void> {
-    return recordBucketReset(this.db, input);
+  resetBucket(input: Parameters<AuditStore["resetBucket"]>[0], reset: () => Promise<void>): Promise<void> {
+    return resetBucket(this.db, { input, reset });
   }
 
   recordRulesReload(input: { digest: string; summary: unknown }): Promise<boolean> {
@@ -107,8 +122,24 @@ class PgAuditStore implements AuditStore {
     return listAuditEvents(this.db, query);
   }
 
-  verifyAuditLog(): Promise<VerifyResult> {
-    return verifyAuditLog(this.db);
+  /** One walk at a time: a second would double the load for the same answer. */
+  async verifyAuditLog(options: VerifyOptions = {}): Promise<VerifyResult> {
+    if (this.verifying) {
+      throw new FloodgateError(
+        "UNAVAILABLE",
+        "an audit verification is already running on this replica; retry when it has finished",
+      );
+    }
+    this.verifying = true;
+    try {
+      return await verifyChain(this.db, options);
+    } finally {
+      this.verifying = false;
+    }
+  }
+
+  prepareChain(): Promise<ChainReport> {
+    return prepareChain(this.db);
   }
 
   async onOverridesChanged(listener: () => void): Promise<() => Promise<void>> {
@@ -145,6 +176,6 @@ export async function createPgAuditStore(options: PgAuditStoreOptions): Promise<
   const onError = settled.onError ?? (() => undefined);
   const { connectionString, schema } = settled;
   if (settled.migrate ?? true) await migrateDatabase({ connectionString, schema });
-  const db = new Db({ connectionString, schema, pool: settled.pool, onError });
+  const db = new Db({ connectionString, schema, pool: settled.pool, chainKeys: settled.chainKeys, onError });
   return new PgAuditStore(db, { ...settled, onError });
 }

@@ -1,4 +1,5 @@
 import pg from "pg";
+import type { ChainKeys } from "./chain-key.js";
 import { quoteSchema, secretsOf, toFloodgateError } from "./pg-errors.js";
 
 /**
@@ -31,21 +32,29 @@ export function clientConfig(connectionString: string): pg.ClientConfig {
   };
 }
 
-/** A pool plus the schema it works in; every failure surfaces as FloodgateError UNAVAILABLE. */
+/**
+ * A pool plus the schema it works in, and the chain key when one is set (every audit append then
+ * writes its seal); every failure surfaces as FloodgateError UNAVAILABLE.
+ */
 export class Db {
   private readonly pool: pg.Pool;
   private closed = false;
-  /** The schema, quoted for SQL. */
+  /** The schema's bare name, and quoted for SQL. */
+  readonly schema: string;
   readonly s: string;
   readonly secrets: readonly string[];
+  readonly chainKeys: ChainKeys | undefined;
 
   constructor(options: {
     connectionString: string;
     schema: string;
     pool: PoolOptions | undefined;
+    chainKeys: ChainKeys | undefined;
     onError: (err: unknown) => void;
   }) {
+    this.schema = options.schema;
     this.s = quoteSchema(options.schema);
+    this.chainKeys = options.chainKeys;
     this.secrets = secretsOf(options.connectionString);
     this.pool = new pg.Pool({
       ...clientConfig(options.connectionString),

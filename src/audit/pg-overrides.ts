@@ -85,7 +85,7 @@ export function setOverride(db: Db, options: { schema: string; input: SetInput }
     const previous = await findOverride(client, { s: db.s, domain: input.domain, entries: input.entries });
     const record = await upsertOverride(client, { s: db.s, input });
     await insertAudit(client, {
-      s: db.s,
+      db,
       event: descriptorChange(input, {
         action: "override.set",
         before: previous === undefined ? null : overrideSnapshot(previous),
@@ -113,7 +113,7 @@ export function deleteOverride(
     const deleted = firstRow(result.rows);
     if (deleted === undefined) return undefined;
     await insertAudit(client, {
-      s: db.s,
+      db,
       event: descriptorChange(input, {
         action: "override.delete",
         before: overrideSnapshot(deleted),
@@ -148,7 +148,7 @@ export async function expireOverrides(db: Db, options: { schema: string }): Prom
     const expired = result.rows.map(toOverride).sort(byId);
     for (const record of expired) {
       await insertAudit(client, {
-        s: db.s,
+        db,
         event: {
           actor: SYSTEM_ACTOR,
           action: "override.expire",

@@ -132,6 +132,51 @@ create trigger audit_events_no_truncate before truncate on ${s}.audit_events
 `;
 }
 
+/**
+ * Seals (docs/audit-log.md, "Seals"): one HMAC per audit row, computed by Floodgate with a key the
+ * database never sees and written in the row's transaction, under the chain lock. Checkpoints let
+ * a verification continue where the last one ended. Both tables are append-only like the log.
+ */
+function sealTables(s: string): string {
+  return `
+create table ${s}.audit_seals (
+  event_id bigint primary key,
+  seal text not null check (seal ~ '^[0-9a-f]{64}$'),
+  key_id text not null check (key_id ~ '^[0-9a-f]{16}$'),
+  -- true: sealed on first use, after the row was written without a key (trust on first use)
+  adopted boolean not null default false,
+  sealed_at timestamptz not null default now()
+);
+create table ${s}.audit_checkpoints (
+  id bigserial primary key,
+  event_id bigint not null,
+  hash text not null check (hash ~ '^[0-9a-f]{64}$'),
+  seal text check (seal ~ '^[0-9a-f]{64}$'),
+  key_id text check (key_id ~ '^[0-9a-f]{16}$'),
+  mac text check (mac ~ '^[0-9a-f]{64}$'),
+  created_at timestamptz not null default now()
+);
+
+create function ${s}.audit_append_only() returns trigger
+language plpgsql as $fn$
+begin
+  raise exception '% is append-only: % rejected', tg_table_name, tg_op using errcode = 'insufficient_privilege';
+end
+$fn$;
+${["audit_seals", "audit_checkpoints"]
+  .map(
+    (table) => `
+create trigger ${table}_no_update before update on ${s}.${table}
+  for each statement execute function ${s}.audit_append_only();
+create trigger ${table}_no_delete before delete on ${s}.${table}
+  for each statement execute function ${s}.audit_append_only();
+create trigger ${table}_no_truncate before truncate on ${s}.${table}
+  for each statement execute function ${s}.audit_append_only();`,
+  )
+  .join("")}
+`;
+}
+
 export interface Migration {
   readonly version: number;
   readonly name: string;
@@ -145,4 +190,5 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "overrides and hash-chained audit log",
     sql: ({ schema, s }) => overridesTable(s) + auditTable(s) + hashFunctions(s, schema) + auditTriggers(s),
   },
+  { version: 2, name: "audit seals and verification checkpoints", sql: ({ s }) => sealTables(s) },
 ];

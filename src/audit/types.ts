@@ -68,11 +68,43 @@ export interface ChangeContext {
   readonly requestId: string | undefined;
 }
 
+export interface VerifyOptions {
+  /** Walk from the first row, ignoring checkpoints. */
+  readonly full?: boolean;
+  /** A head exported earlier: that row must still exist with that hash (and, with a key, its seal verify). */
+  readonly expectHead?: { readonly id: string; readonly hash: string };
+  /** Stops the walk between batches (the caller went away); a checkpoint keeps the progress. */
+  readonly signal?: AbortSignal;
+}
+
 export interface VerifyResult {
   readonly ok: boolean;
+  /** Rows checked by this call (from a checkpoint, only the rows after it). */
   readonly checked: number;
-  /** The first row whose hash or link does not match, if any. */
+  /** The first row whose hash, link or seal does not match, or that is missing, if any. */
   readonly firstBroken: { readonly id: string; readonly problem: string } | undefined;
+  /** The newest row, verified: what an operator exports for `--expect-head` (only when ok). */
+  readonly head: { readonly id: string; readonly hash: string } | undefined;
+  /** The row of the checkpoint this walk continued from; undefined when it started at the first row. */
+  readonly resumedFrom: string | undefined;
+  /** Seals were checked with AUDIT_CHAIN_KEY_FILE. */
+  readonly sealsVerified: boolean;
+  /** Rows through this id were written before a key sealed them, and are trusted as found at `at`. */
+  readonly trustedThrough: { readonly id: string; readonly at: Date } | undefined;
+  /** Plain sentences for the operator: what was trusted, what was not checked. */
+  readonly notes: readonly string[];
+}
+
+/** What a replica finds when it starts (docs/audit-log.md, "Seals" and "Roles"). */
+export interface ChainReport {
+  /** Why the connected role could rewrite the log behind Floodgate's back; empty when it cannot. */
+  readonly rewriteRisks: readonly string[];
+  /** No key here, but the log has seals: rows this replica writes will be reported unsealed. */
+  readonly sealedWithoutKey: boolean;
+  /** With a key: the row sealed now on first use (every row through it is trusted as found). */
+  readonly adopted?: string | undefined;
+  /** With a key: the first row of an unsealed tail after the last seal (reported by verification). */
+  readonly unsealedFrom?: string | undefined;
 }
 
 /**
@@ -103,11 +135,15 @@ export interface AuditStore {
   loadActiveOverrides(): Promise<OverrideRecord[]>;
   /** Deletes expired overrides, each with an `override.expire` row by the system actor. */
   expireOverrides(): Promise<OverrideRecord[]>;
-  recordBucketReset(input: {
-    domain: string;
-    entries: readonly DescriptorEntry[];
-    context: ChangeContext;
-  }): Promise<void>;
+  /**
+   * Takes the chain lock (so the database is known to be reachable), runs `reset`, then appends
+   * the `bucket.reset` row with its outcome (done, or failed and why) and commits. A failed reset
+   * is rethrown after its row is committed; when the database fails first, `reset` never runs.
+   */
+  resetBucket(
+    input: { domain: string; entries: readonly DescriptorEntry[]; context: ChangeContext },
+    reset: () => Promise<void>,
+  ): Promise<void>;
   /** Audits a rules (re)load unless the digest equals the last audited one; true if a row was written. */
   recordRulesReload(input: { digest: string; summary: unknown }): Promise<boolean>;
   listAuditEvents(query: {
@@ -118,7 +154,10 @@ export interface AuditStore {
     pageSize: number;
     pageToken?: string;
   }): Promise<Page<AuditEvent>>;
-  verifyAuditLog(): Promise<VerifyResult>;
+  /** One at a time per store: a second call while one runs is refused with UNAVAILABLE. */
+  verifyAuditLog(options?: VerifyOptions): Promise<VerifyResult>;
+  /** Once at startup, after migrations: seals the log on first use (with a key), and reports. */
+  prepareChain(): Promise<ChainReport>;
   /** LISTEN for override changes from any replica; resolves to an unsubscribe function. */
   onOverridesChanged(listener: () => void): Promise<() => Promise<void>>;
   close(): Promise<void>;

@@ -22,7 +22,8 @@ export const ADMIN_USAGE = `Usage: floodgate admin <command>
   bucket get TARGET
   bucket reset TARGET --reason TEXT
   audit [--since ISO] [--until ISO] [--actor SUB] [--action A] [--page-size N] [--page-token T]
-  audit --verify
+  audit --verify [--full] [--expect-head ID:HASH]        check the chain from the last
+        checkpoint (--full: from the first row); prints head_id and head_hash to export
 
   TARGET is --domain D --entry key=value [--entry key=value ...], or --user U and/or
   --endpoint E (CheckLimit's domain). Common: --server HOST:PORT, --token JWT.
@@ -162,17 +163,32 @@ async function bucket(args: string[]): Promise<void> {
   throw new UsageError(`unknown bucket command ${JSON.stringify(sub ?? "")}`);
 }
 
+/** `--expect-head ID:HASH`, as printed by an earlier `--verify` (head_id, head_hash). */
+function verifyRequest(values: Values) {
+  const head = str(values, "expect-head");
+  const match = head === undefined ? undefined : /^([^:]+):([^:]+)$/.exec(head);
+  if (match === null)
+    throw new UsageError("--expect-head must be ID:HASH (head_id and head_hash of an earlier --verify)");
+  return {
+    full: values["full"] === true,
+    expect_head_id: match?.[1] ?? "",
+    expect_head_hash: match?.[2] ?? "",
+  };
+}
+
 async function audit(args: string[]): Promise<void> {
   const { values } = parse(args, {
     ...COMMON,
     ...PAGE,
     verify: { type: "boolean" },
+    full: { type: "boolean" },
+    "expect-head": { type: "string" },
     since: { type: "string" },
     until: { type: "string" },
     actor: { type: "string" },
     action: { type: "string" },
   });
-  if (values["verify"] === true) return callAdmin(values, "VerifyAuditLog", {});
+  if (values["verify"] === true) return callAdmin(values, "VerifyAuditLog", verifyRequest(values));
   return callAdmin(values, "ListAuditEvents", {
     since: protoTimeFromDate(date(values, "since")),
     until: protoTimeFromDate(date(values, "until")),

@@ -1,10 +1,17 @@
 import { runMigrations } from "../audit/migrations.js";
 import { loadSettings } from "../config/settings.js";
+import { parse, str } from "./args.js";
 
-/** `floodgate migrate`: the same migrations `serve` applies at startup, for deploy pipelines. */
-export async function migrateCommand(): Promise<number> {
+/**
+ * `floodgate migrate [--grant-to ROLE]`: the same migrations `serve` applies at startup, for deploy
+ * pipelines, run as the owner role; `--grant-to` then grants the application role what `serve`
+ * needs on every table, so an upgrade that adds a table cannot leave it without (docs/audit-log.md).
+ */
+export async function migrateCommand(args: string[] = []): Promise<number> {
+  const { values } = parse(args, { "grant-to": { type: "string" } });
   const settings = loadSettings();
-  const applied = await runMigrations(settings);
+  const grantTo = str(values, "grant-to");
+  const applied = await runMigrations(settings, grantTo === undefined ? {} : { grantTo });
   process.stdout.write(`migrations applied: ${JSON.stringify(applied)}\n`);
   return 0;
 }

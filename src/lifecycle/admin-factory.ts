@@ -1,3 +1,5 @@
+import type { ChainKeys } from "../audit/chain-key.js";
+import { loadChainKeys } from "../audit/chain-key.js";
 import { createPgAuditStore } from "../audit/pg-audit-store.js";
 import { startEmbeddedPostgres } from "../audit/embedded.js";
 import { migrateDatabase } from "../audit/migrations.js";
@@ -14,12 +16,16 @@ import type { AdminService } from "../service/admin.js";
 import { createAdminService } from "../service/admin.js";
 import { OverrideTable } from "../service/override-table.js";
 import type { BucketStore } from "../store/bucket-store.js";
+import type { ReloadAudit } from "./reload-audit.js";
+import { createReloadAudit } from "./reload-audit.js";
 
 /** Everything the admin API needs, started only when an admin key source is configured. */
 export interface AdminHandle {
   readonly admin: AdminService;
   readonly authenticator: Authenticator;
   readonly audit: AuditStore;
+  /** Rules loads' audit rows, kept and retried while the database is unreachable. */
+  readonly rulesAudit: ReloadAudit;
   readonly overrides: OverrideTable;
   /** For /readyz (it never makes the service unready): the state only; the reason is logged. */
   readonly status: () => "ok" | "degraded";
@@ -41,30 +47,58 @@ function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** What deserves a line at startup: first-use sealing, a missing key, a role that can rewrite the log. */
+async function checkChain(audit: AuditStore, options: { logger: Logger; embedded: boolean }): Promise<void> {
+  const { logger } = options;
+  const report = await audit.prepareChain();
+  if (report.adopted !== undefined)
+    logger.warn(
+      { throughId: report.adopted },
+      "audit chain key: sealed the existing audit log on first use; its rows are trusted as they are now",
+    );
+  if (report.unsealedFrom !== undefined)
+    logger.error(
+      { fromId: report.unsealedFrom },
+      "audit log rows after the last seal are not sealed (a replica without AUDIT_CHAIN_KEY_FILE, or seals removed): verification reports them",
+    );
+  if (report.sealedWithoutKey)
+    logger.warn(
+      "the audit log is sealed but AUDIT_CHAIN_KEY_FILE is not set here: rows this replica writes are not sealed, and verification reports them",
+    );
+  // Embedded PGlite always runs as a superuser (docs/audit-log.md, "Embedded mode").
+  if (!options.embedded && report.rewriteRisks.length > 0)
+    logger.warn(
+      { risks: report.rewriteRisks },
+      "the database role can rewrite the audit log behind Floodgate's back: run serve as a role that owns nothing (docs/audit-log.md, Roles)",
+    );
+}
+
 /**
- * Postgres may be down when a replica starts; rate limiting must not wait for it. Failed migrations
- * are retried in the background and admin calls answer UNAVAILABLE until they succeed.
+ * Postgres may be down when a replica starts; rate limiting must not wait for it. Failed
+ * migrations (and the chain check after them) are retried in the background, and admin calls
+ * answer UNAVAILABLE until they succeed.
  */
 async function migrateOrRetry(
   settings: Settings,
-  logger: Logger,
-  databaseUrl: string,
+  deps: { logger: Logger; databaseUrl: string; audit: AuditStore },
 ): Promise<{ stop(): void }> {
+  const { logger, databaseUrl } = deps;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  const migrateAndCheck = async (): Promise<void> => {
+    const result = await migrateDatabase({ connectionString: databaseUrl, schema: settings.databaseSchema });
+    logger.info({ applied: result.applied, version: result.version }, "database migrations done");
+    await checkChain(deps.audit, { logger, embedded: false });
+  };
   const attempt = (): Promise<void> =>
-    migrateDatabase({ connectionString: databaseUrl, schema: settings.databaseSchema }).then(
-      (result) =>
-        logger.info({ applied: result.applied, version: result.version }, "database migrations done"),
-      (err: unknown) => {
-        if (stopped) return;
-        logger.error(
-          { reason: reasonOf(err) },
-          "database migrations failed; retrying (admin calls are unavailable meanwhile)",
-        );
-        timer = setTimeout(() => void attempt(), MIGRATE_RETRY_MS).unref();
-      },
-    );
+    migrateAndCheck().catch((err: unknown) => {
+      if (stopped) return;
+      logger.error(
+        { reason: reasonOf(err) },
+        "database not ready (migrations or the audit chain check failed); retrying, admin calls are unavailable meanwhile",
+      );
+      timer = setTimeout(() => void attempt(), MIGRATE_RETRY_MS).unref();
+    });
   // The first attempt is awaited (a healthy start serves admin calls at once); retries are not.
   await attempt();
   return {
@@ -75,17 +109,20 @@ async function migrateOrRetry(
   };
 }
 
-async function openStore(settings: Settings, logger: Logger) {
+async function openStore(settings: Settings, options: { logger: Logger; chainKeys: ChainKeys | undefined }) {
+  const { logger, chainKeys } = options;
   const onError = (err: unknown) => logger.warn({ reason: reasonOf(err) }, "audit store connection problem");
   const schema = settings.databaseSchema;
+  const keys = chainKeys === undefined ? {} : { chainKeys };
   if (settings.databaseUrl !== undefined) {
     const audit = await createPgAuditStore({
       connectionString: settings.databaseUrl,
       schema,
       migrate: false,
       onError,
+      ...keys,
     });
-    const migrations = await migrateOrRetry(settings, logger, settings.databaseUrl);
+    const migrations = await migrateOrRetry(settings, { logger, databaseUrl: settings.databaseUrl, audit });
     return { audit, stop: () => Promise.resolve(migrations.stop()) };
   }
   logger.info(
@@ -98,18 +135,32 @@ async function openStore(settings: Settings, logger: Logger) {
     schema,
     ...embedded.storeOptions,
     onError,
+    ...keys,
   });
+  await checkChain(audit, { logger, embedded: true });
   return { audit, stop: () => embedded.stop() };
 }
 
+/** The chain key is read once, before anything opens: a bad file stops the start, naming the variable. */
+async function chainKeysOf(settings: Settings, logger: Logger): Promise<ChainKeys | undefined> {
+  if (settings.auditChainKeyFile === undefined) return undefined;
+  if (settings.admin === undefined) {
+    logger.warn("AUDIT_CHAIN_KEY_FILE is set but the admin API is off: there is no audit log to seal");
+    return undefined;
+  }
+  return loadChainKeys(settings.auditChainKeyFile);
+}
+
 export async function startAdmin(settings: Settings, deps: AdminDeps): Promise<AdminHandle | undefined> {
-  if (settings.admin === undefined) return undefined;
   const { logger, metrics } = deps;
+  const chainKeys = await chainKeysOf(settings, logger);
+  if (settings.admin === undefined) return undefined;
   const authenticator = await createAuthenticator(settings.admin, {
     // At most one line per backoff wait; while the last keys still serve, this is the only sign.
     onJwksFetchError: (failure) => logger.warn(failure, "ADMIN_JWKS_URL fetch failed; backing off"),
   });
-  const { audit, stop: stopDatabase } = await openStore(settings, logger);
+  const { audit, stop: stopDatabase } = await openStore(settings, { logger, chainKeys });
+  const rulesAudit = createReloadAudit({ audit, logger, metrics });
   const overrides = new OverrideTable();
   let lastError = "";
   const sync = await startOverrideSync({
@@ -139,9 +190,11 @@ export async function startAdmin(settings: Settings, deps: AdminDeps): Promise<A
     admin,
     authenticator,
     audit,
+    rulesAudit,
     overrides,
     status: () => (lastError === "" ? "ok" : "degraded"),
     close: async () => {
+      await rulesAudit.close();
       await sync.stop();
       await audit.close();
       await stopDatabase();

@@ -22,6 +22,8 @@ export interface Metrics {
   readonly localEvictions: Counter;
   readonly adminRequests: Counter<"method" | "result">;
   readonly auditEvents: Counter<"action">;
+  readonly auditPending: Gauge;
+  readonly auditUnrecorded: Counter<"reason">;
   /** Rotations of the listeners' TLS files by result (success, error), and the certificate's expiry. */
   readonly tlsReloads: Counter<"result">;
   readonly tlsCertificateExpiry: Gauge;
@@ -80,11 +82,25 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ["action"] as const,
     registers: [registry],
   });
+  const auditPending = new Gauge({
+    name: "floodgate_audit_pending",
+    help: "Rules loads in force whose audit row is not written yet (retried until the database takes it).",
+    registers: [registry],
+  });
+  const auditUnrecorded = new Counter({
+    name: "floodgate_audit_unrecorded_total",
+    help:
+      "Rules loads in force with no audit row of their own: merged (too many pending; the net change " +
+      "is recorded) or shutdown (still pending when the process stopped).",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
   const observer = decisionObserver(decisions);
   // Series that alerts watch with increase() must exist before their first event, or the first
   // reload failure or fallback would not show as an increase.
   for (const result of ["success", "error"]) configReloads.inc({ result }, 0);
   for (const to of ["local", "redis"]) store.fallbackTransitions.inc({ to }, 0);
+  for (const reason of ["merged", "shutdown"]) auditUnrecorded.inc({ reason }, 0);
   return {
     registry,
     exposition: options.clusterWorker === true ? clusterExposition(registry) : () => registry.metrics(),
@@ -94,6 +110,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     rulesLoaded,
     adminRequests,
     auditEvents,
+    auditPending,
+    auditUnrecorded,
     ...store,
     ...createListenerMetrics(registry),
     observer,

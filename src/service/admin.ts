@@ -40,6 +40,15 @@ export interface AdminDeps {
 export interface AdminContext {
   readonly principal: Principal;
   readonly requestId: string | undefined;
+  /** Aborted when the caller goes away (long calls stop early). */
+  readonly signal?: AbortSignal;
+}
+
+export interface VerifyInput {
+  readonly full: boolean;
+  /** `--expect-head ID:HASH`, both empty when not given. */
+  readonly expectHeadId: string;
+  readonly expectHeadHash: string;
 }
 
 export interface BucketView {
@@ -146,10 +155,10 @@ export function createAdminService(deps: AdminDeps) {
       requireScope(ctx.principal, SCOPE_ADMIN);
       const t = target(input.target);
       const context = { ...actorOf(ctx), reason: validateReason(input.reason) };
-      // Audit first: if the audit cannot be written, nothing changes.
-      await audit.recordBucketReset({ domain: t.domain, entries: t.entries, context });
-      audited("bucket.reset");
-      await storeCall(() => deps.store.reset(locate(t).key));
+      await auditedReset(deps, {
+        input: { domain: t.domain, entries: t.entries, context },
+        key: locate(t).key,
+      });
     },
 
     async getBucket(ctx: AdminContext, input: { target: TargetInput | undefined }): Promise<BucketView> {
@@ -184,14 +193,50 @@ export function createAdminService(deps: AdminDeps) {
       });
     },
 
-    verifyAuditLog(ctx: AdminContext): Promise<VerifyResult> {
+    verifyAuditLog(ctx: AdminContext, input: VerifyInput): Promise<VerifyResult> {
       requireScope(ctx.principal, SCOPE_READ);
-      return audit.verifyAuditLog();
+      const expectHead = exportedHead(input);
+      return audit.verifyAuditLog({
+        full: input.full,
+        ...(expectHead === undefined ? {} : { expectHead }),
+        ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
+      });
     },
   };
 }
 
 export type AdminService = ReturnType<typeof createAdminService>;
+
+/**
+ * The store runs the reset inside the audit transaction, after the chain lock: no reset without
+ * its row, and the row says whether it failed (docs/audit-log.md, "Bucket resets"). Left: a
+ * commit that fails after a reset that happened, which the error's detail (logged) says.
+ */
+async function auditedReset(
+  deps: AdminDeps,
+  reset: { input: Parameters<AuditStore["resetBucket"]>[0]; key: string },
+): Promise<void> {
+  let outcome: { error: unknown } | "done" | undefined;
+  try {
+    await deps.audit.resetBucket(reset.input, async () => {
+      await storeCall(() => deps.store.reset(reset.key)).catch((error: unknown) => {
+        outcome = { error };
+        throw error;
+      });
+      outcome = "done";
+    });
+  } catch (error) {
+    if (typeof outcome === "object" && outcome.error === error) deps.onAudit?.("bucket.reset");
+    if (outcome !== "done") throw error;
+    const cause = isFloodgateError(error) ? (error.detail ?? error.message) : String(error);
+    throw new FloodgateError(
+      "UNAVAILABLE",
+      "audit store unavailable",
+      `bucket reset done, its audit row not confirmed: ${cause}`,
+    );
+  }
+  deps.onAudit?.("bucket.reset");
+}
 
 const ACTIONS: readonly AuditAction[] = [
   "override.set",
@@ -205,6 +250,17 @@ function auditAction(value: string): AuditAction {
   const action = ACTIONS.find((a) => a === value);
   if (action === undefined) throw invalidArgument("action");
   return action;
+}
+
+const MAX_BIGINT = 2n ** 63n - 1n;
+
+/** A head exported earlier (an audit row id and its hash), or none when both are empty. */
+function exportedHead(input: VerifyInput): { id: string; hash: string } | undefined {
+  if (input.expectHeadId === "" && input.expectHeadHash === "") return undefined;
+  if (!/^[1-9][0-9]{0,18}$/.test(input.expectHeadId) || BigInt(input.expectHeadId) > MAX_BIGINT)
+    throw invalidArgument("expect_head_id");
+  if (!/^[0-9a-fA-F]{64}$/.test(input.expectHeadHash)) throw invalidArgument("expect_head_hash");
+  return { id: input.expectHeadId, hash: input.expectHeadHash.toLowerCase() };
 }
 
 /** Redis stamps buckets with its own wall clock; the local store with the monotonic clock. */

@@ -14,7 +14,12 @@ import { openAuditStore } from "../../src/audit/open.js";
 import { startOverrideSync } from "../../src/audit/override-sync.js";
 import { createPgAuditStore } from "../../src/audit/pg-audit-store.js";
 import type { AuditStore, OverrideRecord } from "../../src/audit/types.js";
-import { ctx, user, within } from "./support/audit-db.js";
+import pg from "pg";
+import { parseChainKeys } from "../../src/audit/chain-key.js";
+import type { ChainRow } from "../../src/audit/chain-row.js";
+import { chainTextMismatches, ctx, user, within, writeAwkwardRows } from "./support/audit-db.js";
+
+const KEYS = parseChainKeys("embedded-test-key-".repeat(3));
 
 const LIMIT = { requestsPerUnit: 3, unit: "hour", burst: 5 } as const;
 const SCHEMA = "floodgate";
@@ -92,7 +97,7 @@ describe("embedded PGlite", () => {
       "override.set",
       "override.set",
     ]);
-    expect(await s.verifyAuditLog()).toEqual({ ok: true, checked: 6, firstBroken: undefined });
+    expect(await s.verifyAuditLog()).toMatchObject({ ok: true, checked: 6, firstBroken: undefined });
   });
 
   it("applies changes and expiries through override sync", async () => {
@@ -135,7 +140,7 @@ describe("embedded PGlite", () => {
       databaseSchema: SCHEMA,
       adminDataDir: dataDir,
     });
-    expect(migrated).toEqual({ applied: [], version: 1, target: "embedded" });
+    expect(migrated).toEqual({ applied: [], version: 2, target: "embedded" });
     const { store: reopened, source } = await openAuditStore({
       settings: { databaseUrl: undefined, databaseSchema: SCHEMA, adminDataDir: dataDir },
     });
@@ -143,7 +148,7 @@ describe("embedded PGlite", () => {
       expect(source).toBe("embedded");
       const values = (await reopened.loadActiveOverrides()).map((o) => o.entries[0]!.value);
       expect(values.sort()).toEqual(["a", "b", "c"]);
-      expect(await reopened.verifyAuditLog()).toMatchObject({ ok: true, checked: 8 });
+      expect(await reopened.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 8 });
       await reopened.setOverride({
         domain: "e",
         entries: user("z"),
@@ -151,9 +156,37 @@ describe("embedded PGlite", () => {
         expiresAt: undefined,
         context: ctx("dave"),
       });
-      expect(await reopened.verifyAuditLog()).toMatchObject({ ok: true, checked: 9 });
+      expect(await reopened.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 9 });
     } finally {
       await reopened.close();
     }
+  });
+
+  it("seals with the chain key and computes the chain as PGlite's Postgres writes it", async () => {
+    embedded = await startEmbeddedPostgres({ dataDir });
+    store = await createPgAuditStore({
+      connectionString: embedded.connectionString,
+      schema: SCHEMA,
+      chainKeys: KEYS,
+    });
+    expect(await store.prepareChain()).toMatchObject({ adopted: expect.any(String) });
+    await writeAwkwardRows(store);
+    const client = new pg.Client(embedded.connectionString);
+    await client.connect();
+    try {
+      expect(
+        await chainTextMismatches(
+          async (sql) => (await client.query<ChainRow & { db_content: string }>(sql)).rows,
+          SCHEMA,
+        ),
+      ).toEqual([]);
+    } finally {
+      await client.end();
+    }
+    expect(await store.verifyAuditLog({ full: true })).toMatchObject({
+      ok: true,
+      checked: 13,
+      sealsVerified: true,
+    });
   });
 });

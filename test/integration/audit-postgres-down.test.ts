@@ -12,7 +12,7 @@ import { FloodgateError } from "../../src/domain/errors.js";
 import type { PrivatePostgres } from "../harness/postgres.js";
 import { startLocalPostgres } from "../harness/postgres.js";
 import { sleep } from "../harness/processes.js";
-import { ctx, user, within } from "./support/audit-db.js";
+import { ctx, user, within, noop } from "./support/audit-db.js";
 
 const LIMIT = { requestsPerUnit: 1, unit: "second", burst: undefined } as const;
 const PASSWORD = "s3cret-never-logged";
@@ -79,7 +79,7 @@ describe("with Postgres stopped", () => {
     expect((error as FloodgateError).detail).not.toContain(PASSWORD);
     for (const call of [
       () => store.deleteOverride({ domain: "d", entries: user("before"), context: ctx("ops") }),
-      () => store.recordBucketReset({ domain: "d", entries: user("before"), context: ctx("ops") }),
+      () => store.resetBucket({ domain: "d", entries: user("before"), context: ctx("ops") }, noop),
       () => store.listAuditEvents({ pageSize: 10 }),
     ]) {
       await expect(call()).rejects.toMatchObject({ code: "UNAVAILABLE" });

@@ -8,18 +8,20 @@ import { migrate } from "../../src/audit/migrations.js";
 import { startOverrideSync } from "../../src/audit/override-sync.js";
 import type { OverrideRecord } from "../../src/audit/types.js";
 import { FloodgateError } from "../../src/domain/errors.js";
-import { LIMIT, asUser, ctx, uniqueName, useAuditFixture, user, within } from "./support/audit-db.js";
+import { LIMIT, asUser, ctx, uniqueName, useAuditFixture, user, within, noop } from "./support/audit-db.js";
 
 const fx = useAuditFixture();
 
 describe("migrations", () => {
   it("are concurrent-safe and idempotent", async () => {
     const applied = fx.migrations.map((r) => r.applied);
-    expect(applied).toContainEqual([1]);
+    expect(applied).toContainEqual([1, 2]);
     expect(applied).toContainEqual([]);
-    expect(await migrate(fx.db.admin, fx.schema)).toEqual({ applied: [], version: 1 });
-    const versions = await fx.db.query(`select version from "${fx.schema}".schema_migrations`);
-    expect(versions).toEqual([{ version: 1 }]);
+    expect(await migrate(fx.db.admin, fx.schema)).toEqual({ applied: [], version: 2 });
+    const versions = await fx.db.query(
+      `select version from "${fx.schema}".schema_migrations order by version`,
+    );
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }]);
   });
 });
 
@@ -174,7 +176,7 @@ describe("overrides and their audit rows", () => {
 
   it("filters audit events by actor, action and time range", async () => {
     const t0 = (await fx.db.query<{ now: Date }>("select clock_timestamp() as now"))[0]!.now;
-    await fx.store.recordBucketReset({ domain: "filters", entries: user("f1"), context: ctx("filterer") });
+    await fx.store.resetBucket({ domain: "filters", entries: user("f1"), context: ctx("filterer") }, noop);
     await fx.store.setOverride({
       domain: "filters",
       entries: user("f1"),
@@ -193,7 +195,7 @@ describe("overrides and their audit rows", () => {
     expect(resets.items[0]).toMatchObject({
       domain: "filters",
       before: null,
-      after: null,
+      after: { result: "done" },
       target: { domain: "filters", entries: user("f1") },
     });
     const since = await fx.store.listAuditEvents({ since: t0, pageSize: 50 });

@@ -98,6 +98,25 @@ describe("floodgate admin CLI", () => {
     expect(await floodgate(reset, { ...env, FLOODGATE_TOKEN: await mint() })).toMatchObject({ code: 0 });
   });
 
+  it("verifies against an exported head, in full when asked", async () => {
+    const first = JSON.parse((await floodgate(["admin", "audit", "--verify"], env)).out) as {
+      head_id: string;
+      head_hash: string;
+    };
+    expect(first.head_hash).toMatch(/^[0-9a-f]{64}$/);
+    const head = `${first.head_id}:${first.head_hash}`;
+    const again = await floodgate(["admin", "audit", "--verify", "--full", "--expect-head", head], env);
+    expect(JSON.parse(again.out)).toMatchObject({ ok: true, head_id: first.head_id, resumed_from_id: "" });
+    const wrong = await floodgate(
+      ["admin", "audit", "--verify", "--expect-head", `${first.head_id}:${"0".repeat(64)}`],
+      env,
+    );
+    expect(JSON.parse(wrong.out)).toMatchObject({ ok: false, first_broken_id: first.head_id });
+    const malformed = await floodgate(["admin", "audit", "--verify", "--expect-head", "12"], env);
+    expect(malformed.code).toBe(2);
+    expect(malformed.err).toMatch(/--expect-head must be ID:HASH/);
+  });
+
   it("explains usage errors and refused calls plainly", async () => {
     const usage = await floodgate(
       ["admin", "override", "set", "--user", "x", "--unit", "minute", "--reason", "r"],
@@ -118,5 +137,36 @@ describe("floodgate admin CLI", () => {
     const rows = await fixture.query<{ n: string }>(`select count(*) as n from ${schema}.schema_migrations`);
     expect(Number(rows[0]!.n)).toBeGreaterThan(0);
     await fixture.query(`drop schema ${schema} cascade`);
+  });
+
+  it("grants the application role what serve needs with migrate --grant-to, and nothing to rewrite with", async () => {
+    const schema = `${fixture.schema}_g`;
+    const role = `${fixture.schema}_app`;
+    await fixture.query(`create role ${role}`);
+    try {
+      const env = { DATABASE_URL: fixture.databaseUrl, DATABASE_SCHEMA: schema };
+      const res = await floodgate(["migrate", "--grant-to", role], env);
+      expect(res.err).toBe("");
+      const can = async (table: string, privilege: string) =>
+        (
+          await fixture.query<{ ok: boolean }>(`select has_table_privilege($1, $2, $3) as ok`, [
+            role,
+            `${schema}.${table}`,
+            privilege,
+          ])
+        )[0]!.ok;
+      for (const table of ["audit_events", "audit_seals", "audit_checkpoints"]) {
+        expect(await can(table, "INSERT")).toBe(true);
+        for (const privilege of ["UPDATE", "DELETE", "TRUNCATE"])
+          expect(await can(table, privilege)).toBe(false);
+      }
+      expect(await can("overrides", "UPDATE")).toBe(true);
+      const bad = await floodgate(["migrate", "--grant-to", 'x"; drop table y; --'], env);
+      expect(bad.code).toBe(1);
+      expect(bad.err).toMatch(/invalid role name/);
+    } finally {
+      await fixture.query(`drop schema if exists ${schema} cascade`);
+      await fixture.query(`drop role ${role}`);
+    }
   });
 });

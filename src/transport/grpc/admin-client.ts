@@ -51,6 +51,14 @@ function channelOf(tls: AdminClientTls | undefined) {
   return { creds, options };
 }
 
+/**
+ * VerifyAuditLog walks the log (about 2 s per 100,000 rows, docs/audit-log.md): minutes, not
+ * seconds. A call cut short still leaves a checkpoint, so the next one continues from there.
+ */
+function defaultDeadlineMs(method: string): number {
+  return method === "VerifyAuditLog" ? 600_000 : 10_000;
+}
+
 export function createAdminClient(options: AdminClientOptions): AdminClient {
   const pkg = readableGrpcObject() as unknown as { floodgate: { v1: { Admin: ServiceClientConstructor } } };
   const channel = channelOf(options.tls);
@@ -63,7 +71,7 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
     call(method, request) {
       const metadata = new Metadata();
       metadata.set("authorization", `Bearer ${options.token}`);
-      const deadline = new Date(Date.now() + (options.deadlineMs ?? 10_000));
+      const deadline = new Date(Date.now() + (options.deadlineMs ?? defaultDeadlineMs(method)));
       return new Promise((resolve, reject) => {
         const fn = client[method];
         if (fn === undefined) return reject(new Error(`unknown admin method ${method}`));

@@ -15,7 +15,7 @@ import { invalidArgument, isFloodgateError } from "../../domain/errors.js";
 import type { Logger } from "../../observability/logger.js";
 import { LogThrottle } from "../../observability/log-throttle.js";
 import type { AdminContext, AdminService } from "../../service/admin.js";
-import type { ProtoLimit, ProtoTarget, ProtoTimestamp } from "./admin-translate.js";
+import type { ProtoLimit, ProtoTarget, ProtoTimestamp, ProtoVerifyRequest } from "./admin-translate.js";
 import {
   auditEventOut,
   bucketOut,
@@ -23,6 +23,7 @@ import {
   toDate,
   toLimitInput,
   toTargetInput,
+  toVerifyInput,
   verifyOut,
 } from "./admin-translate.js";
 import { ADMIN_SERVICE, isMalformed, serviceDefinition } from "./proto.js";
@@ -102,12 +103,15 @@ function adminUnary(
   const use: TokenUse = WRITES.has(method) ? "write" : "read";
   return (call: ServerUnaryCall<Buffer, object>, callback: sendUnaryData<object>) => {
     const requestId = requestIdOf(call.metadata);
+    // The caller went away (deadline, cancel): long handlers such as VerifyAuditLog stop early.
+    const cancelled = new AbortController();
+    call.once("cancelled", () => cancelled.abort());
     deps.authenticator
       .authenticate(headerOf(call.metadata), use)
       .then((principal) => {
         const request = decode(call.request);
         if (isMalformed(request)) throw invalidArgument("body", "request did not decode");
-        return handle({ principal, requestId }, request as never);
+        return handle({ principal, requestId, signal: cancelled.signal }, request as never);
       })
       .then(
         (response) => {
@@ -193,7 +197,8 @@ function handlers(admin: AdminService): Record<string, Handler> {
       });
       return { events: page.items.map(auditEventOut), next_page_token: page.nextPageToken ?? "" };
     },
-    VerifyAuditLog: async (ctx) => verifyOut(await admin.verifyAuditLog(ctx)),
+    VerifyAuditLog: async (ctx, r: ProtoVerifyRequest) =>
+      verifyOut(await admin.verifyAuditLog(ctx, toVerifyInput(r))),
   };
 }
 

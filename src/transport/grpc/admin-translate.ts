@@ -1,7 +1,7 @@
 import { protoTimeFromDate } from "./timestamps.js";
 import type { AuditEvent, OverrideLimit, OverrideRecord, VerifyResult } from "../../audit/types.js";
 import type { LimitInput, TargetInput } from "../../service/admin-input.js";
-import type { BucketView } from "../../service/admin.js";
+import type { BucketView, VerifyInput } from "../../service/admin.js";
 import type { Unit } from "../../domain/units.js";
 
 /** floodgate.v1.Admin messages ⇄ domain types; only this file knows their generated shapes. */
@@ -112,5 +112,26 @@ export function verifyOut(result: VerifyResult): object {
     checked: result.checked,
     first_broken_id: result.firstBroken?.id ?? "",
     problem: result.firstBroken?.problem ?? "",
+    head_id: result.head?.id ?? "",
+    head_hash: result.head?.hash ?? "",
+    resumed_from_id: result.resumedFrom ?? "",
+    seals_verified: result.sealsVerified,
+    trusted_through_id: result.trustedThrough?.id ?? "",
+    trusted_at: protoTimeFromDate(result.trustedThrough?.at),
+    notes: result.notes,
+  };
+}
+
+export interface ProtoVerifyRequest {
+  full: boolean;
+  expect_head_id: string;
+  expect_head_hash: string;
+}
+
+export function toVerifyInput(request: ProtoVerifyRequest): VerifyInput {
+  return {
+    full: request.full,
+    expectHeadId: request.expect_head_id,
+    expectHeadHash: request.expect_head_hash,
   };
 }

@@ -1,4 +1,4 @@
-import { join, normalize } from "node:path";
+import { basename, join, normalize } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadSettings } from "../../../src/config/settings.js";
 import type { Json } from "./support/repo.js";
@@ -90,20 +90,40 @@ describe("docker-compose stack", () => {
     const env = environment("floodgate");
     expect(() => loadSettings(env)).not.toThrow();
     expect(new URL(env.REDIS_URL!).hostname).toBe("redis");
-    const db = new URL(env.DATABASE_URL!);
-    const postgres = environment("postgres");
-    expect([db.hostname, db.username, db.password, db.pathname]).toEqual([
-      "postgres",
-      postgres.POSTGRES_USER,
-      postgres.POSTGRES_PASSWORD,
-      `/${postgres.POSTGRES_DB}`,
-    ]);
     expect(mounted("floodgate", env.RULES_PATH!)).toBe("deploy/rules");
-    // The JWKS is made by the admin-keys one-shot in the volume both share.
+    // The JWKS and the audit chain key are made by the admin-keys one-shot in the volume both share.
     const keys = asArray(service("admin-keys").volumes, "volumes").map(String);
     expect(asArray(service("floodgate").volumes, "volumes").map(String)).toContain(keys[0]);
-    expect(env.ADMIN_JWKS_FILE!.startsWith(`${keys[0]!.split(":")[1]!}/`)).toBe(true);
+    for (const file of [env.ADMIN_JWKS_FILE!, env.AUDIT_CHAIN_KEY_FILE!])
+      expect(file.startsWith(`${keys[0]!.split(":")[1]!}/`), file).toBe(true);
+    expect(String(asArray(service("admin-keys").command, "command")[0])).toContain(
+      `[ -f ${basename(env.AUDIT_CHAIN_KEY_FILE!)} ] || node`,
+    );
     expect(durationSeconds(service("floodgate").stop_grace_period)).toBeGreaterThan(10);
+  });
+
+  it("migrates as the owner role and serves as the application role, both made by the init SQL", () => {
+    const postgres = environment("postgres");
+    const init = mounted("postgres", "/docker-entrypoint-initdb.d/10-floodgate-roles.sql");
+    const passwords = new Map(
+      [...readText(init).matchAll(/^create role (\w+) login password '([^']+)';$/gm)].map((m) => [
+        m[1],
+        m[2],
+      ]),
+    );
+    const urlOf = (name: string) => new URL(environment(name).DATABASE_URL!);
+    const [owner, app] = [urlOf("migrate"), urlOf("floodgate")];
+    for (const db of [owner, app]) {
+      expect([db.hostname, db.pathname]).toEqual(["postgres", `/${postgres.POSTGRES_DB}`]);
+      expect(passwords.get(db.username), db.username).toBe(db.password);
+    }
+    expect(owner.username).not.toBe(app.username);
+    expect(readText(init)).toContain(`create schema floodgate authorization ${owner.username};`);
+    expect(asArray(service("migrate").command, "command")).toEqual(["migrate", "--grant-to", app.username]);
+    expect(at(service("floodgate"), "depends_on", "migrate", "condition")).toBe(
+      "service_completed_successfully",
+    );
+    expect(service("migrate").image).toBe(service("floodgate").image);
   });
 
   it("Envoy runs the compose variant, whose clusters are the stack's services", () => {

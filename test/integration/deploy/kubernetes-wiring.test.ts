@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
+import { parseChainKeys } from "../../../src/audit/chain-key.js";
 import { createAuthenticator } from "../../../src/auth/authenticator.js";
 import { loadSettings } from "../../../src/config/settings.js";
 import { render } from "./support/kubernetes.js";
@@ -221,6 +222,56 @@ describe.each([
     const clusters = asArray(at(config, "static_resources", "clusters"), "clusters");
     const appAddress = socketAddress(clusters.find((c) => isObject(c) && c.name === "app"));
     expect(app.args).toContain(`-listen=${String(appAddress.address)}:${String(appAddress.port_value)}`);
+  });
+});
+
+describe.each([
+  ["sidecar (base)", BASE],
+  ["central", CENTRAL],
+] as const)("%s layout: database roles and the audit chain key", (_layout, resources) => {
+  const job = find(resources, "batch/v1/Job", "floodgate-migrate");
+  const spec = at(job, "spec", "template", "spec") as Json;
+  const migrate = asArray(spec.containers, "containers")[0] as Container;
+  const [[, floodgate]] = containerNamed(pods(resources), "floodgate") as [[Pod, Container]];
+
+  it("migrates as the owner in a Job, granting the role Floodgate serves as", () => {
+    const owner = new URL(environment(resources, migrate).DATABASE_URL!);
+    const app = new URL(environment(resources, floodgate).DATABASE_URL!);
+    expect([owner.host, owner.pathname]).toEqual([app.host, app.pathname]);
+    expect(owner.username).not.toBe(app.username);
+    expect(migrate.args).toEqual(["migrate", "--grant-to", app.username]);
+    expect(migrate.image).toBe(floodgate.image);
+    expect(at(spec, "restartPolicy")).toBe("OnFailure");
+    expect(at(spec, "securityContext", "runAsNonRoot")).toBe(true);
+    expect(at(migrate, "securityContext")).toEqual(at(floodgate, "securityContext"));
+    expect(at(migrate, "resources", "limits", "memory")).toBeDefined();
+  });
+
+  it("only the Job sees the owner's credentials", () => {
+    const ownerSecret = String(at(envOf(migrate).get("DATABASE_URL"), "valueFrom", "secretKeyRef", "name"));
+    const uses = pods(resources).flatMap((pod) =>
+      pod.containers.flatMap((c) => [...envOf(c).values()].map((e) => JSON.stringify(e.valueFrom ?? ""))),
+    );
+    expect(uses.filter((u) => u.includes(ownerSecret))).toEqual([]);
+    for (const pod of pods(resources)) {
+      const volumes = asArray(pod.spec.volumes ?? [], "volumes").filter(isObject);
+      expect(volumes.filter((v) => isObject(v.secret) && v.secret.secretName === ownerSecret)).toEqual([]);
+    }
+  });
+
+  it("mounts the audit chain key where AUDIT_CHAIN_KEY_FILE points, and its placeholder is refused", () => {
+    const [pod] = containerNamed(pods(resources), "floodgate")[0]!;
+    const path = envValue(floodgate, "AUDIT_CHAIN_KEY_FILE")!;
+    const mount = mountFor(pod, floodgate, path);
+    const item = asArray(at(mount?.volume, "secret", "items"), "items").find(
+      (i) => `${mount!.mountPath}/${String(at(i, "path"))}` === path,
+    );
+    const placeholder = secretValue(resources, {
+      name: at(mount?.volume, "secret", "secretName"),
+      key: at(item, "key"),
+    });
+    // A key published in this repository would seal nothing: Floodgate must refuse to start with it.
+    expect(() => parseChainKeys(placeholder)).toThrow(/AUDIT_CHAIN_KEY_FILE: .*openssl rand -base64 48/);
   });
 });
 

@@ -56,6 +56,8 @@ export async function adminFixture(postgres?: PostgresTarget): Promise<AdminFixt
       scopes: options.scopes ?? ["floodgate:admin"],
       ttlSeconds: options.ttlSeconds ?? 300,
     });
+  // A test may stop a private Postgres under it: an idle client then emits an error.
+  pool.on("error", () => undefined);
   return {
     schema,
     databaseUrl: db.url,

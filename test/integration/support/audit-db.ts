@@ -4,6 +4,9 @@
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import type { ChainRow } from "../../../src/audit/chain-row.js";
+import { chainColumns, contentOf, rowHash } from "../../../src/audit/chain-row.js";
+import { appRoleGrants } from "../../../src/audit/grants.js";
 import type { MigrateResult } from "../../../src/audit/migrations.js";
 import { migrate } from "../../../src/audit/migrations.js";
 import type { PgAuditStoreOptions } from "../../../src/audit/pg-audit-store.js";
@@ -17,6 +20,9 @@ import { sleep } from "../../harness/processes.js";
 export const LIMIT = { requestsPerUnit: 10, unit: "minute", burst: undefined } as const;
 
 export const user = (id: string) => [{ key: "user_id", value: id }];
+
+/** A bucket reset that succeeds (the tests here look at the audit row, not at a bucket). */
+export const noop = (): Promise<void> => Promise.resolve();
 
 /** Polls `check` every 10 ms; resolves with the time it took, or throws after `ms`. */
 export async function within(ms: number, check: () => boolean): Promise<number> {
@@ -48,6 +54,49 @@ export function ctx(sub: string, reason = "test"): ChangeContext {
   return { actor: actor(sub, `jti-${sub}`), reason, requestId: `req-${randomBytes(3).toString("hex")}` };
 }
 
+/** Text whose JSON forms are easy to get wrong: control characters, quotes, non-BMP, U+2028. */
+export const AWKWARD_TEXT = 'q"\\/\u0001\u001f\b\f\n\r\t\u007f é 😀 \u2028 end';
+
+/** Rows with awkward text in every column, and numbers that jsonb writes its own way. */
+export async function writeAwkwardRows(store: AuditStore): Promise<void> {
+  const context = { actor: actor(AWKWARD_TEXT, AWKWARD_TEXT), reason: AWKWARD_TEXT, requestId: AWKWARD_TEXT };
+  const entries = [{ key: AWKWARD_TEXT, value: AWKWARD_TEXT }];
+  await store.setOverride({
+    domain: "awk",
+    entries,
+    limit: LIMIT,
+    expiresAt: new Date(Date.UTC(2100, 0, 1, 0, 0, 0, 7)),
+    context,
+  });
+  await store.resetBucket({ domain: "awk", entries, context }, noop);
+  await store
+    .resetBucket({ domain: "awk", entries, context }, () => Promise.reject(new Error(AWKWARD_TEXT)))
+    .catch(() => undefined);
+  const summary = {
+    n: 1.5,
+    big: 1e21,
+    small: 1e-7,
+    neg: -0,
+    int: 2 ** 60,
+    s: AWKWARD_TEXT,
+    nested: [{ z: 1, a: null }],
+  };
+  await store.recordRulesReload({ digest: AWKWARD_TEXT, summary });
+}
+
+/** Ids of rows whose content or hash, as Floodgate computes them, differ from the schema's own functions. */
+export async function chainTextMismatches(
+  query: (sql: string) => Promise<(ChainRow & { db_content: string })[]>,
+  schema: string,
+): Promise<string[]> {
+  const s = `"${schema}"`;
+  const rows = await query(
+    `select ${chainColumns("e")}, ${s}.audit_event_content(e) as db_content from ${s}.audit_events e order by e.id`,
+  );
+  if (rows.length === 0) throw new Error("no rows to compare");
+  return rows.filter((r) => contentOf(r) !== r.db_content || rowHash(r) !== r.hash).map((r) => r.id);
+}
+
 /** A superuser connection for setup, tampering and cleanup of what this run created. */
 export class TestDb {
   readonly schemas: string[] = [];
@@ -75,17 +124,33 @@ export class TestDb {
   async appRole(schema: string): Promise<string> {
     const role = uniqueName("fg_app");
     this.roles.push(role);
-    const s = `"${schema}"`;
     await this.query(`create role ${role} login`);
     // A session time zone far from UTC: hashes must not depend on it.
     await this.query(`alter role ${role} set timezone = 'Asia/Kathmandu'`);
-    await this.query(`grant usage on schema ${s} to ${role}`);
-    await this.query(`grant select on ${s}.schema_migrations to ${role}`); // startup's version check
-    await this.query(`grant select, insert, update, delete on ${s}.overrides to ${role}`);
-    await this.query(`grant usage, select on sequence ${s}.overrides_id_seq to ${role}`);
-    await this.query(`grant select, insert on ${s}.audit_events to ${role}`);
-    await this.query(`grant usage on sequence ${s}.audit_events_id_seq to ${role}`);
+    for (const grant of appRoleGrants(schema, role)) await this.query(grant);
     return role;
+  }
+
+  /**
+   * A schema created for, and migrated by, a new login role that is not a superuser: the owner
+   * role of the deploy examples, which can disable the audit triggers.
+   */
+  async ownedSchema(): Promise<{ schema: string; owner: string; ownerUrl: string }> {
+    const schema = uniqueName("fg_owned");
+    const owner = uniqueName("fg_owner");
+    this.schemas.push(schema);
+    this.roles.push(owner);
+    await this.query(`create role ${owner} login`);
+    await this.query(`create schema "${schema}" authorization ${owner}`);
+    const ownerUrl = asUser(this.url, owner);
+    const client = new pg.Client(ownerUrl);
+    await client.connect();
+    try {
+      await migrate(client, schema);
+    } finally {
+      await client.end();
+    }
+    return { schema, owner, ownerUrl };
   }
 
   async store(options: Partial<PgAuditStoreOptions> & { schema: string }): Promise<AuditStore> {

@@ -3,6 +3,7 @@ import { basename, join, normalize } from "node:path";
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { Job } from "kubernetes-models/batch/v1/Job";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
@@ -40,6 +41,7 @@ const KINDS: Record<string, Kind> = {
     module: "kubernetes-models/apps/v1/Deployment",
     type: "IDeployment",
   },
+  "batch/v1/Job": { model: Job, module: "kubernetes-models/batch/v1/Job", type: "IJob" },
   "policy/v1/PodDisruptionBudget": {
     model: PodDisruptionBudget,
     module: "kubernetes-models/policy/v1/PodDisruptionBudget",

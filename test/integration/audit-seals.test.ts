@@ -1,0 +1,364 @@
+/**
+ * Issue 10, item 5: the audit chain against the role that owns its tables. As that owner (not a
+ * superuser; the deploy examples' migrate role): disable the triggers, edit or delete rows,
+ * recompute the chain with the database's own function. With AUDIT_CHAIN_KEY_FILE verification
+ * names the first broken row; without, it cannot (docs/audit-log.md says so). Each test works in
+ * a schema of its own on the shared Postgres, dropped afterwards with its roles.
+ */
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { describe, expect, it } from "vitest";
+import type { ChainKeys } from "../../src/audit/chain-key.js";
+import { parseChainKeys } from "../../src/audit/chain-key.js";
+import type { AuditStore } from "../../src/audit/types.js";
+import { migrate, MIGRATIONS } from "../../src/audit/migrations.js";
+import {
+  asUser,
+  chainTextMismatches,
+  ctx,
+  noop,
+  uniqueName,
+  useAuditFixture,
+  user,
+  writeAwkwardRows,
+} from "./support/audit-db.js";
+
+const fx = useAuditFixture();
+
+const newKey = (): string => randomBytes(36).toString("base64");
+const KEYS = parseChainKeys(newKey());
+
+const TABLES = ["audit_events", "audit_seals", "audit_checkpoints"];
+
+interface Chain {
+  readonly schema: string;
+  readonly s: string;
+  readonly ownerUrl: string;
+  readonly appUrl: string;
+  readonly ids: string[];
+  /** A store on the application role, with the key unless `keys: undefined` was asked for. */
+  readonly store: AuditStore;
+  storeWith(keys: ChainKeys | undefined): Promise<AuditStore>;
+  append(n: number, store?: AuditStore): Promise<void>;
+  /** As the owner, in one transaction with the triggers off (they are on again at commit). */
+  asOwner(sql: string): Promise<void>;
+}
+
+async function chain(
+  rows: number,
+  options: { keys?: ChainKeys | undefined } = { keys: KEYS },
+): Promise<Chain> {
+  const { schema, ownerUrl } = await fx.db.ownedSchema();
+  const s = `"${schema}"`;
+  const appUrl = asUser(fx.postgres.url, await fx.db.appRole(schema));
+  const storeWith = (keys: ChainKeys | undefined) =>
+    fx.db.store({
+      connectionString: appUrl,
+      schema,
+      migrate: false,
+      ...(keys === undefined ? {} : { chainKeys: keys }),
+    });
+  const store = await storeWith(options.keys);
+  const ids: string[] = [];
+  const append = async (n: number, on = store) => {
+    for (let i = 0; i < n; i++)
+      await on.resetBucket(
+        { domain: "seal", entries: user(`s${ids.length + i}`), context: ctx("sealer") },
+        noop,
+      );
+    const found = await fx.db.query<{ id: string }>(
+      `select id::text as id from ${s}.audit_events order by id`,
+    );
+    ids.splice(0, ids.length, ...found.map((r) => r.id));
+  };
+  await append(rows);
+  const asOwner = async (sql: string) => {
+    const client = new pg.Client(ownerUrl);
+    await client.connect();
+    try {
+      await client.query("begin");
+      for (const table of TABLES) await client.query(`alter table ${s}.${table} disable trigger user`);
+      await client.query(sql);
+      for (const table of TABLES) await client.query(`alter table ${s}.${table} enable trigger user`);
+      await client.query("commit");
+    } finally {
+      await client.end();
+    }
+  };
+  return { schema, s, ownerUrl, appUrl, ids, store, storeWith, append, asOwner };
+}
+
+/** Recomputes every prev_hash and hash in id order with the schema's own function, as an owner could. */
+function recomputeChain(s: string): string {
+  return `do $$
+declare
+  r record;
+  prev text := repeat('0', 64);
+begin
+  for r in select id from ${s}.audit_events order by id loop
+    update ${s}.audit_events e set prev_hash = prev where e.id = r.id;
+    update ${s}.audit_events e set hash = ${s}.audit_event_hash(e) where e.id = r.id returning e.hash into prev;
+  end loop;
+end $$;`;
+}
+
+describe("the chain as Floodgate computes it", () => {
+  it("matches the database's own content and hash for awkward text and numbers, and verifies", async () => {
+    const c = await chain(0);
+    await writeAwkwardRows(c.store);
+    expect(await chainTextMismatches((sql) => fx.db.query(sql), c.schema)).toEqual([]);
+    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, checked: 4, sealsVerified: true });
+  });
+
+  it("migration 2 applies to a schema at version 1, which keeps its rows and verifies", async () => {
+    const schema = uniqueName("fg_v1");
+    fx.db.schemas.push(schema);
+    const client = new pg.Client(fx.postgres.url);
+    await client.connect();
+    try {
+      await client.query(`create schema "${schema}"`);
+      await client.query(
+        `create table "${schema}".schema_migrations (version integer primary key, name text not null, applied_at timestamptz not null default now())`,
+      );
+      await client.query(MIGRATIONS[0]!.sql({ schema, s: `"${schema}"` }));
+      await client.query(`insert into "${schema}".schema_migrations (version, name) values (1, 'v1')`);
+      await client.query(
+        `insert into "${schema}".audit_events (actor_sub, actor_iss, action) values ('old', 'x', 'bucket.reset')`,
+      );
+      expect(await migrate(client, schema)).toEqual({ applied: [2], version: 2 });
+    } finally {
+      await client.end();
+    }
+    const store = await fx.db.store({ schema, chainKeys: KEYS });
+    expect(await store.prepareChain()).toMatchObject({ adopted: "1" });
+    expect(await store.verifyAuditLog()).toMatchObject({ ok: true, checked: 1, trustedThrough: { id: "1" } });
+  });
+});
+
+describe("a rewrite by the tables' owner, chain recomputed with the database's own function", () => {
+  it("with the key: an edited row is named", async () => {
+    const c = await chain(5);
+    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, checked: 5, sealsVerified: true });
+    await c.asOwner(`update ${c.s}.audit_events set reason = 'nothing happened' where id = ${c.ids[2]};
+                     ${recomputeChain(c.s)}`);
+    const result = await c.store.verifyAuditLog({ full: true });
+    expect(result).toMatchObject({ ok: false, firstBroken: { id: c.ids[2] } });
+    expect(result.firstBroken!.problem).toMatch(/^seal mismatch/);
+  });
+
+  it("with the key: a row deleted in the middle is named, with or without its seal", async () => {
+    const c = await chain(5);
+    await c.asOwner(`delete from ${c.s}.audit_events where id = ${c.ids[1]}; ${recomputeChain(c.s)}`);
+    expect((await c.store.verifyAuditLog({ full: true })).firstBroken).toEqual({
+      id: c.ids[1],
+      problem: expect.stringMatching(/^row deleted: its seal remains/),
+    });
+    await c.asOwner(`delete from ${c.s}.audit_seals where event_id = ${c.ids[1]}`);
+    expect((await c.store.verifyAuditLog({ full: true })).firstBroken).toEqual({
+      id: c.ids[2],
+      problem: expect.stringMatching(/^seal mismatch/),
+    });
+  });
+
+  it("with the key: rows rewritten after their seals were removed are reported unsealed", async () => {
+    const c = await chain(5);
+    await c.asOwner(`delete from ${c.s}.audit_seals where event_id >= ${c.ids[3]};
+                     update ${c.s}.audit_events set reason = 'rewritten' where id >= ${c.ids[3]};
+                     ${recomputeChain(c.s)}`);
+    expect((await c.store.verifyAuditLog({ full: true })).firstBroken).toEqual({
+      id: c.ids[3],
+      problem: expect.stringMatching(/^not sealed/),
+    });
+    // The next append, sealed, does not bless them: the gap stays reported.
+    await c.append(1);
+    expect((await c.store.verifyAuditLog({ full: true })).firstBroken?.id).toBe(c.ids[3]);
+    // Every seal removed: nothing is vouched for until a replica with the key starts again.
+    await c.asOwner(`delete from ${c.s}.audit_seals`);
+    expect((await c.store.verifyAuditLog({ full: true })).firstBroken).toEqual({
+      id: c.ids[0],
+      problem: expect.stringMatching(/^no row is sealed/),
+    });
+  });
+
+  it("without the key: the same rewrite verifies ok (today's behaviour, documented)", async () => {
+    const c = await chain(5, { keys: undefined });
+    await c.asOwner(`update ${c.s}.audit_events set reason = 'nothing happened' where id = ${c.ids[2]};
+                     delete from ${c.s}.audit_events where id = ${c.ids[3]};
+                     ${recomputeChain(c.s)}`);
+    const result = await c.store.verifyAuditLog({ full: true });
+    expect(result).toMatchObject({ ok: true, checked: 4, sealsVerified: false });
+    expect(result.notes.join("\n")).toMatch(
+      /no AUDIT_CHAIN_KEY_FILE.*recomputes the hash chain would not be seen/,
+    );
+  });
+
+  it("a key that did not seal a row does not verify it; a rotated file (new key first) does", async () => {
+    const c = await chain(2);
+    const other = parseChainKeys(newKey());
+    const stranger = await c.storeWith(other);
+    const result = await stranger.verifyAuditLog({ full: true });
+    expect(result.firstBroken).toEqual({
+      id: c.ids[0],
+      problem: `sealed with key ${KEYS.current.id}, which is not in AUDIT_CHAIN_KEY_FILE`,
+    });
+    // Rotation: the new key first seals new rows; the old one, still listed, verifies the old rows.
+    const rotated = parseChainKeys(
+      `${newKey()}\n# retired, still verifies\n${KEYS.current.secret.toString()}\n`,
+    );
+    const rotatedStore = await c.storeWith(rotated);
+    await c.append(2, rotatedStore);
+    expect(await rotatedStore.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 4 });
+    const keyIds = await fx.db.query<{ key_id: string }>(
+      `select key_id from ${c.s}.audit_seals order by event_id`,
+    );
+    expect(keyIds.map((k) => k.key_id)).toEqual([
+      KEYS.current.id,
+      KEYS.current.id,
+      rotated.current.id,
+      rotated.current.id,
+    ]);
+  });
+});
+
+describe("trust on first use", () => {
+  it("a replica with the key seals an unsealed log once, and says what it trusted", async () => {
+    const c = await chain(3, { keys: undefined });
+    const keyed = await c.storeWith(KEYS);
+    expect((await keyed.verifyAuditLog({ full: true })).firstBroken?.problem).toMatch(/^no row is sealed/);
+    expect(await keyed.prepareChain()).toMatchObject({ adopted: c.ids[2], sealedWithoutKey: false });
+    expect(await keyed.prepareChain()).toMatchObject({ adopted: undefined, unsealedFrom: undefined });
+    await c.append(1, keyed);
+    const result = await keyed.verifyAuditLog({ full: true });
+    expect(result).toMatchObject({ ok: true, checked: 4, trustedThrough: { id: c.ids[2] } });
+    expect(result.notes.join("\n")).toMatch(/trust on first use/);
+    // A replica without the key now writes a row that is not sealed: reported, by both.
+    expect(await c.store.prepareChain()).toMatchObject({ sealedWithoutKey: true });
+    await c.append(1, c.store);
+    expect((await keyed.verifyAuditLog({ full: true })).firstBroken).toEqual({
+      id: c.ids[4],
+      problem: expect.stringMatching(/^not sealed/),
+    });
+    expect(await keyed.prepareChain()).toMatchObject({ adopted: undefined, unsealedFrom: c.ids[4] });
+  });
+});
+
+describe("--expect-head", () => {
+  it("detects a truncated tail, with and without the key", async () => {
+    for (const keys of [KEYS, undefined]) {
+      const c = await chain(4, { keys });
+      const exported = (await c.store.verifyAuditLog()).head!;
+      expect(exported).toEqual({ id: c.ids[3], hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(await c.store.verifyAuditLog({ expectHead: exported })).toMatchObject({ ok: true });
+      await c.asOwner(`delete from ${c.s}.audit_events where id >= ${c.ids[2]};
+                       delete from ${c.s}.audit_seals where event_id >= ${c.ids[2]};
+                       delete from ${c.s}.audit_checkpoints`);
+      expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, checked: 2 }); // a shorter log looks fine
+      expect(await c.store.verifyAuditLog({ expectHead: exported })).toMatchObject({
+        ok: false,
+        head: undefined,
+        firstBroken: { id: exported.id, problem: expect.stringMatching(/past the end of the log/) },
+      });
+    }
+  });
+
+  it("detects a head rewritten behind the checkpoint, and a deleted one", async () => {
+    const c = await chain(2, { keys: undefined });
+    const exported = (await c.store.verifyAuditLog()).head!;
+    await c.append(2);
+    expect(await c.store.verifyAuditLog({ expectHead: exported })).toMatchObject({
+      ok: true,
+      resumedFrom: exported.id,
+    });
+    // Rewritten with its own hash recomputed: the walk from the checkpoint never reaches it.
+    await c.asOwner(`update ${c.s}.audit_events e set reason = 'other' where id = ${exported.id};
+                     update ${c.s}.audit_events e set hash = ${c.s}.audit_event_hash(e) where id = ${exported.id}`);
+    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true });
+    expect((await c.store.verifyAuditLog({ expectHead: exported })).firstBroken).toEqual({
+      id: exported.id,
+      problem: expect.stringMatching(/^not the exported head's hash/),
+    });
+    await c.asOwner(`delete from ${c.s}.audit_events where id = ${exported.id}`);
+    expect((await c.store.verifyAuditLog({ expectHead: exported })).firstBroken?.problem).toMatch(/missing/);
+  });
+});
+
+describe("checkpoints", () => {
+  it("a second verification continues from the checkpoint; --full still catches an edit before it", async () => {
+    const c = await chain(3);
+    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, checked: 3, resumedFrom: undefined });
+    await c.append(2);
+    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, checked: 2, resumedFrom: c.ids[2] });
+    // An edit that leaves every stored hash alone, before the checkpoint: only a full walk sees it.
+    await c.asOwner(`update ${c.s}.audit_events set reason = 'quiet edit' where id = ${c.ids[1]}`);
+    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, checked: 0, resumedFrom: c.ids[4] });
+    expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({
+      ok: false,
+      firstBroken: { id: c.ids[1], problem: expect.stringMatching(/^hash mismatch/) },
+    });
+    // Recomputing the chain from there changes the checkpoint's row: caught without --full.
+    await c.asOwner(recomputeChain(c.s));
+    expect((await c.store.verifyAuditLog()).firstBroken).toEqual({
+      id: c.ids[4],
+      problem: expect.stringMatching(/^row changed since checkpoint #\d+/),
+    });
+  });
+
+  it("with the key, a checkpoint whose HMAC does not verify is ignored", async () => {
+    const c = await chain(3);
+    const app = new pg.Client(c.appUrl);
+    await app.connect();
+    try {
+      const head = (await c.store.verifyAuditLog({ full: true })).head!;
+      await app.query(
+        `insert into ${c.s}.audit_checkpoints (event_id, hash, key_id, mac) values ($1, $2, $3, $4)`,
+        [head.id, head.hash, KEYS.current.id, "f".repeat(64)],
+      );
+    } finally {
+      await app.end();
+    }
+    const result = await c.store.verifyAuditLog();
+    expect(result).toMatchObject({ ok: true, resumedFrom: c.ids[2] });
+    expect(result.notes.join("\n")).toMatch(/ignored checkpoint #\d+: its HMAC does not verify/);
+  });
+});
+
+describe("one verification at a time, and cancellation", () => {
+  it("refuses a second concurrent call on the same store", async () => {
+    const c = await chain(2);
+    const [first, second] = await Promise.allSettled([c.store.verifyAuditLog(), c.store.verifyAuditLog()]);
+    expect(first).toMatchObject({ status: "fulfilled", value: { ok: true } });
+    expect(second).toMatchObject({
+      status: "rejected",
+      reason: { code: "UNAVAILABLE", message: expect.stringMatching(/already running on this replica/) },
+    });
+    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true }); // the slot is free again
+  });
+
+  it("stops between batches when cancelled, leaving a checkpoint the next call continues from", async () => {
+    const c = await chain(1, { keys: undefined });
+    await fx.db.query(
+      `insert into ${c.s}.audit_events (actor_sub, actor_iss, action) select 'bulk', 'x', 'bucket.reset' from generate_series(1, 5000)`,
+    );
+    // Aborted once the walk has asked twice (after its first batch of rows).
+    let asked = 0;
+    const signal = {
+      get aborted() {
+        return ++asked > 1;
+      },
+    } as AbortSignal;
+    await expect(c.store.verifyAuditLog({ signal })).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+      message: "audit verification cancelled",
+    });
+    const checkpoint = await fx.db.query<{ event_id: string }>(
+      `select event_id::text from ${c.s}.audit_checkpoints`,
+    );
+    expect(checkpoint).toHaveLength(1);
+    const next = await c.store.verifyAuditLog();
+    expect(next).toMatchObject({
+      ok: true,
+      resumedFrom: checkpoint[0]!.event_id,
+      checked: 5001 - Number(checkpoint[0]!.event_id),
+    });
+  });
+});
