@@ -20,6 +20,18 @@ const BOOTSTRAPS = [...filesUnder("envoy"), ...filesUnder("deploy")]
   .filter(isYamlFile)
   .filter((file) => loadYaml(file).some((doc) => isObject(doc.value) && "static_resources" in doc.value));
 
+/** File-based SDS: DiscoveryResponses of TLS Secrets that a bootstrap reads from a path. */
+const SDS_FILES = [...filesUnder("envoy"), ...filesUnder("deploy")]
+  .filter(isYamlFile)
+  .filter((file) =>
+    loadYaml(file).some(
+      (doc) =>
+        isObject(doc.value) &&
+        Array.isArray(doc.value.resources) &&
+        doc.value.resources.some((r) => isObject(r) && "@type" in r),
+    ),
+  );
+
 const SIDECAR = "envoy/envoy.yaml";
 const RLS_HEALTH_SERVICES = ["", "envoy.service.ratelimit.v3.RateLimitService"];
 const RATELIMIT_TYPE = "type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit";
@@ -109,6 +121,31 @@ describe("Envoy bootstraps", () => {
 
   it.each(BOOTSTRAPS)("%s is valid against Envoy's protos (fields, types, enums, @types)", (file) => {
     expect(checkEnvoyConfig(protos, loadOne(file), "envoy.config.bootstrap.v3.Bootstrap")).toEqual([]);
+  });
+
+  it.each(SDS_FILES)("%s (file-based SDS) is a valid DiscoveryResponse of Secrets", (file) => {
+    const response = loadOne(file);
+    expect(checkEnvoyConfig(protos, response, "envoy.service.discovery.v3.DiscoveryResponse")).toEqual([]);
+    for (const resource of asArray(at(response, "resources"), "resources")) {
+      expect(at(resource, "@type")).toBe(
+        "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+      );
+    }
+  });
+
+  it("every SDS secret a bootstrap names is in the file it points at", () => {
+    for (const file of BOOTSTRAPS) {
+      const text = JSON.stringify(loadOne(file));
+      for (const match of text.matchAll(
+        /\{"name":"([^"]+)","sds_config":\{"path_config_source":\{"path":"([^"]+)"/g,
+      )) {
+        const [, name, path] = match;
+        const sds = SDS_FILES.find((f) => path!.endsWith(`/${f.split("/").pop()!}`));
+        expect(sds, `${file}: ${path!} is not one of ${SDS_FILES.join(", ")}`).toBeDefined();
+        const names = asArray(at(loadOne(sds!), "resources"), "resources").map((r) => at(r, "name"));
+        expect(names, `${file}: secret ${name!}`).toContain(name);
+      }
+    }
   });
 
   it("the proto check catches typos, deprecated fields and bad values", () => {

@@ -149,14 +149,41 @@ describe.each([
     expect(items.map((i) => `${jwks!.mountPath}/${String(at(i, "path"))}`)).toContain(jwksPath);
   });
 
-  it("Floodgate: probes for startup (gRPC health), liveness (/healthz) and readiness (/readyz), and its two ports", () => {
+  it("Floodgate: probes the kubelet can make (its grpc probe has no TLS, no probe a client certificate), and its ports", () => {
     const [, container] = floodgates[0]!;
-    expect(at(container, "startupProbe", "grpc", "port")).toBe(8081);
-    expect(at(container, "livenessProbe", "httpGet", "path")).toBe("/healthz");
-    expect(at(container, "readinessProbe", "httpGet", "path")).toBe("/readyz");
+    const probe = (name: string) => at(container, name) as Json;
+    if (envValue(container, "TLS_CLIENT_CA_FILE") !== undefined) {
+      // mTLS: only a connection can be checked.
+      for (const name of ["startupProbe", "livenessProbe", "readinessProbe"]) {
+        expect(isObject(probe(name).tcpSocket), name).toBe(true);
+      }
+    } else {
+      expect(envValue(container, "TLS_CERT_FILE")).toBeUndefined();
+      expect(at(container, "startupProbe", "grpc", "port")).toBe(8081);
+      expect(at(container, "livenessProbe", "httpGet", "path")).toBe("/healthz");
+      expect(at(container, "readinessProbe", "httpGet", "path")).toBe("/readyz");
+    }
     const ports = asArray(container.ports, "ports").map((p) => at(p, "containerPort"));
-    expect(ports.sort()).toEqual([8080, 8081]);
+    const admin = envValue(container, "ADMIN_GRPC_PORT");
+    expect(ports.sort()).toEqual([8080, 8081, ...(admin === undefined ? [] : [Number(admin)])]);
     expect(at(container, "resources", "requests", "cpu")).toBe("1");
+  });
+
+  it("a NetworkPolicy opens only the ports meant for the network, and they are the containers' own", () => {
+    const policies = ofKind(resources, "networking.k8s.io/v1/NetworkPolicy");
+    expect(policies.length).toBeGreaterThan(0);
+    for (const policy of policies) {
+      const selector = at(policy, "spec", "podSelector", "matchLabels") as Record<string, string>;
+      const [pod] = all.filter((p) => selects(selector, p.labels));
+      expect(pod, `NetworkPolicy ${String(at(policy, "metadata", "name"))}`).toBeDefined();
+      const open = asArray(at(policy, "spec", "ingress"), "ingress").flatMap((rule) =>
+        asArray(at(rule, "ports"), "ports").map((p) => at(p, "port")),
+      );
+      const declared = pod!.containers.flatMap((c) =>
+        asArray(c.ports ?? [], "ports").map((p) => at(p, "containerPort")),
+      );
+      for (const port of open) expect(declared, `port ${String(port)}`).toContain(port);
+    }
   });
 
   it("Floodgate: FALLBACK_DIVISOR is the usual replica count", () => {
@@ -302,8 +329,30 @@ describe("sidecar layout specifics", () => {
 });
 
 describe("central layout specifics", () => {
-  it("runs the same Floodgate container as the sidecar, apart from the sidecar and preStop fields", () => {
-    const strip = ({ restartPolicy: _r, lifecycle: _l, ...rest }: Container) => rest;
+  it("runs the same Floodgate container as the sidecar, apart from the sidecar and preStop fields and TLS", () => {
+    // TLS (and with it the probes and the admin listener) is what crossing the network adds.
+    const networkOnly = (name: unknown) =>
+      typeof name === "string" && (name.startsWith("TLS_") || name === "ADMIN_GRPC_PORT" || name === "tls");
+    const without = (list: unknown, key: string) =>
+      asArray(list ?? [], key).filter(
+        (item) => isObject(item) && !networkOnly(item.name) && item.containerPort !== 8082,
+      );
+    const strip = (c: Container) => {
+      const {
+        restartPolicy: _r,
+        lifecycle: _l,
+        startupProbe: _s,
+        livenessProbe: _v,
+        readinessProbe: _d,
+        ...rest
+      } = c;
+      return {
+        ...rest,
+        env: without(c.env, "env"),
+        ports: without(c.ports, "ports"),
+        volumeMounts: without(c.volumeMounts, "volumeMounts"),
+      };
+    };
     const [[, sidecar]] = containerNamed(pods(BASE), "floodgate") as [[Pod, Container]];
     const [[owner, central]] = containerNamed(pods(CENTRAL), "floodgate") as [[Pod, Container]];
     expect(owner.owner).toBe("floodgate");
@@ -320,5 +369,106 @@ describe("central layout specifics", () => {
     const clusters = asArray(at(envoy, "static_resources", "clusters"), "clusters");
     const ratelimit = clusters.find((c) => isObject(c) && c.name === "ratelimit");
     expect(at(socketAddress(ratelimit), "address")).toBe("floodgate");
+  });
+
+  describe("mTLS: the certificates, the clients and the names fit together", () => {
+    const [[floodgatePod, floodgate]] = containerNamed(pods(CENTRAL), "floodgate") as [[Pod, Container]];
+    const certificate = (secretName: string): Json => {
+      const found = ofKind(CENTRAL, "cert-manager.io/v1/Certificate").find(
+        (c) => at(c, "spec", "secretName") === secretName,
+      );
+      if (found === undefined) throw new Error(`no Certificate writes the Secret ${secretName}`);
+      return found;
+    };
+    /** The Certificate behind the Secret mounted where `path` is, in that container. */
+    const certificateAt = (pod: Pod, container: Container, path: string) => {
+      const mount = mountFor(pod, container, path);
+      expect(mount, `${container.name} mounts ${path}`).toBeDefined();
+      expect(mount!.volume.secret, `${path} comes from a Secret`).toBeDefined();
+      return certificate(String(at(mount!.volume, "secret", "secretName")));
+    };
+    const server = certificateAt(floodgatePod, floodgate, envValue(floodgate, "TLS_CERT_FILE")!);
+    const issuer = at(server, "spec", "issuerRef", "name");
+    const names = asArray(at(server, "spec", "dnsNames"), "dnsNames");
+    const envoyConfig = loadOne("deploy/k8s/central/envoy.yaml");
+    const ratelimit = asArray(at(envoyConfig, "static_resources", "clusters"), "clusters").find(
+      (c) => isObject(c) && c.name === "ratelimit",
+    );
+    const upstreamTls = at(ratelimit, "transport_socket", "typed_config") as Json;
+
+    it("Floodgate serves a server certificate and trusts its own issuer's CA for clients", () => {
+      expect(at(server, "spec", "usages")).toEqual(["server auth"]);
+      for (const variable of ["TLS_KEY_FILE", "TLS_CLIENT_CA_FILE"]) {
+        expect(certificateAt(floodgatePod, floodgate, envValue(floodgate, variable)!)).toBe(server);
+      }
+      expect(envValue(floodgate, "TLS_CLIENT_CA_FILE")).toMatch(/\/ca\.crt$/);
+    });
+
+    it("every client connects by a name the certificate holds, with a client certificate from the same issuer", () => {
+      // Envoy: the Service it resolves, the SNI and the name it checks.
+      expect(names).toContain(at(socketAddress(ratelimit), "address"));
+      expect(names).toContain(upstreamTls.sni);
+      const san = at(
+        upstreamTls,
+        "common_tls_context",
+        "combined_validation_context",
+        "default_validation_context",
+        "match_typed_subject_alt_names",
+        0,
+      );
+      expect(names).toContain(at(san, "matcher", "exact"));
+      const app = pods(CENTRAL).find((p) => p.owner === "app")!;
+      const [[, envoy]] = containerNamed([app], "envoy") as [[Pod, Container]];
+      // The SDS file the cluster names sits in Envoy's ConfigMap; the files it names are mounted
+      // from a client Certificate's Secret.
+      const sdsPaths = JSON.stringify(upstreamTls).match(/"path":"[^"]+sds[^"]*"/g) ?? [];
+      expect(sdsPaths.length).toBeGreaterThan(0);
+      const envoyConfigMap = find(CENTRAL, "v1/ConfigMap", "envoy-sidecar");
+      for (const entry of new Set(sdsPaths)) {
+        const path = String(JSON.parse(`{${entry}}`).path);
+        const mount = mountFor(app, envoy, path);
+        expect(at(mount?.volume, "configMap", "name")).toBe("envoy-sidecar");
+        const sds = parse(String(at(envoyConfigMap, "data", path.slice(mount!.mountPath.length + 1))));
+        const files = JSON.stringify(sds).match(/"filename":"[^"]+"/g) ?? [];
+        expect(files.length).toBe(3);
+        for (const file of files) {
+          const client = certificateAt(app, envoy, String(JSON.parse(`{${file}}`).filename));
+          expect(at(client, "spec", "usages")).toEqual(["client auth"]);
+          expect(at(client, "spec", "issuerRef", "name")).toBe(issuer);
+        }
+      }
+      // Prometheus: https, the HTTP Service's name, its own client certificate.
+      const endpoint = at(
+        find(CENTRAL, "monitoring.coreos.com/v1/ServiceMonitor", "floodgate"),
+        "spec",
+        "endpoints",
+        0,
+      );
+      expect(at(endpoint, "scheme")).toBe("https");
+      expect(names).toContain(at(endpoint, "tlsConfig", "serverName"));
+      const scrape = certificate(String(at(endpoint, "tlsConfig", "cert", "secret", "name")));
+      expect(at(scrape, "spec", "issuerRef", "name")).toBe(issuer);
+      // Operators: the Admin Service's name.
+      expect(names).toContain("floodgate-admin");
+    });
+
+    it("the Admin listener has a Service of its own, and only a chosen namespace may reach it", () => {
+      const admin = Number(envValue(floodgate, "ADMIN_GRPC_PORT"));
+      const service = find(CENTRAL, "v1/Service", "floodgate-admin");
+      const target = at(service, "spec", "ports", 0, "targetPort");
+      const port = asArray(floodgate.ports, "ports").find((p) => at(p, "name") === target);
+      expect(at(port, "containerPort")).toBe(admin);
+      const rules = asArray(
+        at(find(CENTRAL, "networking.k8s.io/v1/NetworkPolicy", "floodgate"), "spec", "ingress"),
+        "ingress",
+      );
+      const toAdmin = rules.filter((r) =>
+        asArray(at(r, "ports"), "ports").some((p) => at(p, "port") === admin),
+      );
+      expect(toAdmin).toHaveLength(1);
+      expect(at(toAdmin[0], "from", 0, "namespaceSelector", "matchLabels")).toEqual(
+        expect.objectContaining({ "kubernetes.io/metadata.name": expect.any(String) }),
+      );
+    });
   });
 });

@@ -22,6 +22,10 @@ const EXTENSION_PROTOS = [
   "envoy/extensions/filters/http/router/v3/router.proto",
   "envoy/extensions/filters/http/health_check/v3/health_check.proto",
   "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
+  "envoy/extensions/transport_sockets/tls/v3/tls.proto",
+  // File-based SDS: a DiscoveryResponse of Secrets, read from a path_config_source.
+  "envoy/service/discovery/v3/discovery.proto",
+  "envoy/extensions/transport_sockets/tls/v3/secret.proto",
 ];
 
 const DEPS = ["envoy-api", "xds", "protoc-gen-validate", "googleapis"];

@@ -4,6 +4,9 @@ import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitorin
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { Job } from "kubernetes-models/batch/v1/Job";
+import { Certificate } from "@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate";
+import { Issuer } from "@kubernetes-models/cert-manager/cert-manager.io/v1/Issuer";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
@@ -42,6 +45,21 @@ const KINDS: Record<string, Kind> = {
     type: "IDeployment",
   },
   "batch/v1/Job": { model: Job, module: "kubernetes-models/batch/v1/Job", type: "IJob" },
+  "networking.k8s.io/v1/NetworkPolicy": {
+    model: NetworkPolicy,
+    module: "kubernetes-models/networking.k8s.io/v1/NetworkPolicy",
+    type: "INetworkPolicy",
+  },
+  "cert-manager.io/v1/Certificate": {
+    model: Certificate,
+    module: "@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate",
+    type: "ICertificate",
+  },
+  "cert-manager.io/v1/Issuer": {
+    model: Issuer,
+    module: "@kubernetes-models/cert-manager/cert-manager.io/v1/Issuer",
+    type: "IIssuer",
+  },
   "policy/v1/PodDisruptionBudget": {
     model: PodDisruptionBudget,
     module: "kubernetes-models/policy/v1/PodDisruptionBudget",
@@ -258,9 +276,13 @@ export function generatedConfigMap(generator: Generated): Resource {
 
 /**
  * A strategic merge patch, as far as our overlays use it: maps merge, lists of named items merge by
- * name, and `$patch: delete` on a named item removes it.
+ * name, and `$patch: delete` on a named item removes it. A list of unnamed items (a
+ * ServiceMonitor's `endpoints`) is replaced whole, as kustomize does for custom resources, whose
+ * lists have no merge key.
  */
 export function strategicMerge(target: unknown, patch: unknown): unknown {
+  const named = (list: unknown[]) => list.every((item) => isObject(item) && typeof item.name === "string");
+  if (Array.isArray(target) && Array.isArray(patch) && !named(patch)) return patch;
   if (Array.isArray(target) && Array.isArray(patch)) {
     const result = [...target] as unknown[];
     for (const item of patch) {
