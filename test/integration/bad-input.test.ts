@@ -107,7 +107,9 @@ describe("bad input gets INVALID_ARGUMENT / 400 with a generic message", () => {
     ["a huge weight", JSON.stringify({ user_id: "a", weight: 1e12 }), "weight"],
     ["a fractional weight", JSON.stringify({ user_id: "a", weight: 1.5 }), "weight"],
     ["a non-string user_id", JSON.stringify({ user_id: 5 }), "user_id"],
-    ["an unknown field", JSON.stringify({ userId: "a" }), "userId"],
+    // The name of an unknown field is the client's: it is never echoed.
+    ["an unknown field", JSON.stringify({ userId: "a" }), "body"],
+    ["an unknown field named like markup", JSON.stringify({ "<img src=x onerror=alert(1)>": 1 }), "body"],
     ["an oversized user_id", JSON.stringify({ user_id: long(2000) }), "user_id"],
     ["no user and no endpoint", JSON.stringify({}), "user_id"],
   ])("answers 400 to %s", async (_name, body, field) => {
