@@ -1,6 +1,5 @@
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AdminClient } from "../../src/transport/grpc/admin-client.js";
 import { createAdminClient } from "../../src/transport/grpc/admin-client.js";
 import type { AdminFixture } from "./support/admin.js";
 import { adminFixture } from "./support/admin.js";
@@ -26,7 +25,18 @@ const edge = (key: string, value: string, domain = "edge") => ({ domain, entries
 describe("admin input over gRPC, on Postgres", () => {
   let fixture: AdminFixture;
   let server: TestServer;
-  let admin: AdminClient;
+  /** A client with a fresh token per call: write tokens are single-use (their jti). */
+  const admin = {
+    call: async (method: string, request: object) => {
+      const token = await fixture.token();
+      const client = createAdminClient({ address: `127.0.0.1:${server.app.grpcPort}`, token });
+      try {
+        return await client.call(method, request);
+      } finally {
+        client.close();
+      }
+    },
+  };
   const rows = async () =>
     (await fixture.query(`select id from ${fixture.schema}.audit_events where action <> 'rules.reload'`))
       .length;
@@ -45,10 +55,8 @@ describe("admin input over gRPC, on Postgres", () => {
   beforeAll(async () => {
     fixture = await adminFixture();
     server = await startTestServer({ rules: { "edge.yaml": RULES }, env: fixture.env });
-    admin = createAdminClient({ address: `127.0.0.1:${server.app.grpcPort}`, token: await fixture.token() });
   });
   afterAll(async () => {
-    admin.close();
     await server.stop();
     await fixture.cleanup();
   });
