@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import type { Machine } from "./machine.js";
 import type { BenchResults, Target } from "./report.js";
-import { markdownTable, notes, targets } from "./report.js";
+import { describeRun, markdownTable, notes, targets } from "./report.js";
 
 export interface RunInfo {
   readonly machine: Machine;
@@ -33,7 +33,7 @@ async function previousLimits(path: string): Promise<string> {
 
 function targetTable(list: readonly Target[]): string {
   const rows = list.map((t) => `| ${t.text} | ${t.measured} | ${t.pass ? "PASS" : "**FAIL**"} |`);
-  return ["| target (issue 6) | measured | result |", "| --- | --- | --- |", ...rows].join("\n");
+  return ["| target (issues 6 and 10) | measured | result |", "| --- | --- | --- |", ...rows].join("\n");
 }
 
 function machineSection(info: RunInfo): string {
@@ -48,6 +48,10 @@ function machineSection(info: RunInfo): string {
     `- ${info.settings}`,
   ].join("\n");
 }
+
+const HOSTILE_METHOD = `bench/hostile-messages.ts: Floodgate with its defaults (in-memory store); another
+process keeps 16 hostile ShouldRateLimit messages in flight over 4 connections, and a normal call
+is sent every 10 ms on a fifth connection, open loop (timed from when it was due), for 5 s.`;
 
 const HOW_TO_READ = `- (a) answers a fixed response without decoding: the cost of the gRPC transport alone. (b) and
   (c) are Floodgate with its defaults; (d) is a bare grpc-js server deciding each descriptor with
@@ -83,13 +87,16 @@ export async function writeDocument(path: string, results: BenchResults, info: R
     const remarks = notes(s, results.halfRate).map((note) => `\n\n> ${note}`);
     return `### ${s.title}\n\n${markdownTable(s)}${remarks.join("")}`;
   });
-  const heap = results.heap === undefined ? "Not run." : `\`${results.heap.line}\``;
+  const heap = [results.heap, results.hostileHeap]
+    .map((h) => (h === undefined ? "- Not run." : `- \`${h.line}\``))
+    .join("\n");
+  const hostile = (results.hostile ?? []).map((run) => `- ${describeRun(run)}`).join("\n") || "Not run.";
   const text = [
     "# Benchmarks",
     "Written by `make bench` (bench/run.ts); do not edit by hand except the section on what limits it.",
     `## Run\n\n${machineSection(info)}`,
     `## Targets\n\n${targetTable(targets(results))}`,
-    `## Results\n\n${tables.join("\n\n")}\n\n### Local store heap\n\n${heap}`,
+    `## Results\n\n${tables.join("\n\n")}\n\n### Local store heap\n\n${heap}\n\n### Hostile messages\n\n${HOSTILE_METHOD}\n\n${hostile}`,
     `## How to read it\n\n${HOW_TO_READ}`,
     `${LIMITS_HEADING}\n\n${await previousLimits(path)}`,
   ].join("\n\n");

@@ -1,4 +1,4 @@
-/** Results as tables (stdout and Markdown) and the issue-6 targets with PASS or FAIL. */
+/** Results as tables (stdout and Markdown) and the targets of issues 6 and 10 with PASS or FAIL. */
 import type { Row } from "./measure.js";
 import type { ServerId } from "./servers.js";
 
@@ -13,7 +13,34 @@ export interface ScenarioResult {
 export interface HeapResult {
   readonly buckets: number;
   readonly bytesPerBucket: number;
+  /** The bytes of one key in Redis (UTF-8), prefix included. */
+  readonly keyBytes: number;
   readonly line: string;
+}
+
+/** A normal call, and Floodgate's memory, while hostile messages are in flight (bench/hostile-messages.ts). */
+export interface HostileRun {
+  readonly label: string;
+  /** The normal call's latency, ms. */
+  readonly p50: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly calls: number;
+  /** Floodgate's RSS before the attack and at its peak during it, MiB. */
+  readonly rssBefore: number;
+  readonly rssPeak: number;
+  /** How the hostile messages were answered: status names with counts. */
+  readonly answers: Record<string, number>;
+}
+
+export function describeRun(run: HostileRun): string {
+  const answers = Object.entries(run.answers)
+    .map(([name, n]) => `${name} ×${n.toLocaleString("en-US")}`)
+    .join(", ");
+  const latency = `p50 ${run.p50.toFixed(2)} ms, p99 ${run.p99.toFixed(2)} ms, max ${run.max.toFixed(2)} ms`;
+  const rss = `Floodgate's RSS ${run.rssBefore.toFixed(0)} MiB before, ${run.rssPeak.toFixed(0)} MiB at most`;
+  const hostile = answers === "" ? "" : `; the hostile messages were answered ${answers}`;
+  return `${run.label}: a normal call ${latency} (${run.calls} calls); ${rss}${hostile}`;
 }
 
 export interface BenchResults {
@@ -21,6 +48,10 @@ export interface BenchResults {
   /** The fixed rate of the "half" scenario, in requests per second. */
   readonly halfRate: number;
   readonly heap: HeapResult | undefined;
+  /** The same with 1 KB hostile values (issue 10, item 7). */
+  readonly hostileHeap: HeapResult | undefined;
+  /** A normal call under hostile messages (issue 10, item 2): no attack first, then each kind. */
+  readonly hostile: readonly HostileRun[] | undefined;
 }
 
 export interface Target {
@@ -217,6 +248,30 @@ function evalshaTarget(results: BenchResults): Target {
   };
 }
 
+/** Issue 10: hostile keys (item 7) and hostile messages (item 2). */
+function hostileTargets(results: BenchResults): Target[] {
+  const heap = results.hostileHeap;
+  const attack = results.hostile?.find((run) => run.answers.RESOURCE_EXHAUSTED !== undefined);
+  return [
+    {
+      text: "Local store, 1 KB hostile values: ≤ 300 bytes of heap per bucket",
+      measured: heap === undefined ? "not run" : `${heap.bytesPerBucket} B`,
+      pass: heap !== undefined && heap.bytesPerBucket <= 300,
+    },
+    {
+      text: "Redis key, 1 KB hostile values: ≤ 200 bytes",
+      measured: heap === undefined ? "not run" : `${heap.keyBytes} bytes (prefix fg:)`,
+      pass: heap !== undefined && heap.keyBytes <= 200,
+    },
+    {
+      text: "16 hostile ~1 MB messages in flight: a normal call's p99 ≤ 20 ms",
+      measured:
+        attack === undefined ? "not run" : `${fixed(attack.p99, 2)} ms (max ${fixed(attack.max, 2)} ms)`,
+      pass: attack !== undefined && attack.p99 <= 20,
+    },
+  ];
+}
+
 export function targets(results: BenchResults): Target[] {
   const share = localCacheShare(rowOf(results, "flood", "redis"));
   const heap = results.heap;
@@ -250,5 +305,6 @@ export function targets(results: BenchResults): Target[] {
           : `${heap.bytesPerBucket} B at ${heap.buckets.toLocaleString("en-US")} buckets`,
       pass: heap !== undefined && heap.bytesPerBucket <= 300 && heap.buckets >= 1_000_000,
     },
+    ...hostileTargets(results),
   ];
 }

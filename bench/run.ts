@@ -19,8 +19,8 @@ import { measure, medianRound } from "./measure.js";
 import { NODE_GENERATOR } from "./node-load.js";
 import type { BenchOptions } from "./options.js";
 import { readOptions } from "./options.js";
-import type { BenchResults, HeapResult, ScenarioId, ScenarioResult } from "./report.js";
-import { notes, targets, textTable } from "./report.js";
+import type { BenchResults, HeapResult, HostileRun, ScenarioId, ScenarioResult } from "./report.js";
+import { describeRun, notes, targets, textTable } from "./report.js";
 import type { BenchServer, ServerId } from "./servers.js";
 import { startServers } from "./servers.js";
 import type { Shape } from "./workload.js";
@@ -110,18 +110,33 @@ async function scenarios(servers: readonly BenchServer[], context: RunContext) {
   return { scenarios: [one, three, half, flood], halfRate };
 }
 
-/** bench/local-heap.js in its own process (it needs --expose-gc). */
-function heap(buckets: number): Promise<HeapResult> {
-  const script = join(import.meta.dirname, "local-heap.js");
+/** A bench script in its own process (node `flags` dist/bench/`script` `args`); its stdout. */
+function runScript(script: string, options: { flags?: string[]; args: string[] }): Promise<string> {
+  const path = join(import.meta.dirname, script);
   return new Promise((resolve, reject) => {
-    const args = ["--expose-gc", script, String(buckets)];
-    execFile(process.execPath, args, { timeout: 300_000 }, (err, stdout) => {
-      const line = stdout.trim();
-      const bytes = /(\d+) bytes per bucket/.exec(line)?.[1];
-      if (err || bytes === undefined) reject(err ?? new Error(`local-heap printed: ${line}`));
-      else resolve({ buckets, bytesPerBucket: Number(bytes), line });
-    });
+    const args = [...(options.flags ?? []), path, ...options.args];
+    execFile(process.execPath, args, { timeout: 300_000 }, (err, stdout) =>
+      err ? reject(new Error(`${script}: ${err.message}`)) : resolve(stdout.trim()),
+    );
   });
+}
+
+/** bench/local-heap.js (it needs --expose-gc), with realistic or hostile values. */
+async function heap(buckets: number, values: "realistic" | "hostile"): Promise<HeapResult> {
+  const args = [String(buckets), ...(values === "hostile" ? ["hostile"] : [])];
+  const line = await runScript("local-heap.js", { flags: ["--expose-gc"], args });
+  const bytes = /(\d+) bytes per bucket/.exec(line)?.[1];
+  const keyBytes = /key (\d+) bytes/.exec(line)?.[1];
+  if (bytes === undefined || keyBytes === undefined) throw new Error(`local-heap printed: ${line}`);
+  return { buckets, bytesPerBucket: Number(bytes), keyBytes: Number(keyBytes), line };
+}
+
+/** bench/hostile-messages.js: a normal call while hostile messages are in flight. */
+async function hostileMessages(): Promise<HostileRun[]> {
+  const output = await runScript("hostile-messages.js", { args: [] });
+  const result = /^result (.*)$/m.exec(output)?.[1];
+  if (result === undefined) throw new Error(`hostile-messages printed: ${output}`);
+  return JSON.parse(result) as HostileRun[];
 }
 
 function generatorName(h2load: string | undefined): string {
@@ -154,14 +169,21 @@ async function measureAll(env: Environment): Promise<BenchResults> {
     const measured = await scenarios(servers, context);
     await Promise.all(servers.map((server) => server.stop()));
     progress(`local store heap at ${options.heapBuckets} buckets`);
-    return { ...measured, heap: await heap(options.heapBuckets) };
+    const realistic = await heap(options.heapBuckets, "realistic");
+    progress(`local store heap at ${options.heapBuckets} buckets, hostile values`);
+    const hostileHeap = await heap(options.heapBuckets, "hostile");
+    progress("a normal call under hostile messages");
+    return { ...measured, heap: realistic, hostileHeap, hostile: await hostileMessages() };
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
   }
 }
 
 function printSummary(results: BenchResults): void {
-  process.stdout.write(`\nLocal store heap: ${results.heap?.line ?? "not run"}\n\nIssue 6 targets\n`);
+  process.stdout.write(`\nLocal store heap: ${results.heap?.line ?? "not run"}\n`);
+  process.stdout.write(`Local store heap: ${results.hostileHeap?.line ?? "not run"}\n`);
+  for (const run of results.hostile ?? []) process.stdout.write(`${describeRun(run)}\n`);
+  process.stdout.write("\nTargets\n");
   for (const t of targets(results)) {
     process.stdout.write(`  ${t.pass ? "PASS" : "FAIL"}  ${t.text}: ${t.measured}\n`);
   }

@@ -182,6 +182,7 @@ export async function startFloodgate(settings: Settings, options: StartOptions =
     keyPrefix: settings.redisKeyPrefix,
     shadowMode: settings.shadowMode,
     responseHeaders: settings.responseHeaders,
+    descriptorLimitOverrides: settings.descriptorLimitOverrides,
     observer: metrics.observer,
     ...(admin === undefined ? {} : { overrides: admin.overrides }),
   });

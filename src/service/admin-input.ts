@@ -2,7 +2,8 @@ import type { OverrideLimit } from "../audit/types.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { DescriptorEntry } from "../domain/rules.js";
 import type { Unit } from "../domain/units.js";
-import { INPUT_LIMITS } from "./limits.js";
+import type { StringKind } from "./limits.js";
+import { badString, INPUT_LIMITS } from "./limits.js";
 
 /** Admin inputs as the transports hand them over, before validation. */
 export interface TargetInput {
@@ -28,22 +29,33 @@ export interface Target {
 export const MAX_REASON_LENGTH = 1024;
 const UINT32_MAX = 4_294_967_295;
 
+/** The public path's string rule (limits.ts), for a field an operator sent. */
+function checkString(value: string, field: string, rule: { max: number; kind: StringKind }): string {
+  if (badString(value, rule.max, rule.kind)) throw invalidArgument(field);
+  return value;
+}
+
+const NAME = { max: INPUT_LIMITS.maxKeyLength, kind: "name" } as const;
+const DOMAIN = { max: INPUT_LIMITS.maxDomainLength, kind: "name" } as const;
+const VALUE = { max: INPUT_LIMITS.maxValueLength, kind: "value" } as const;
+
 function checkEntries(entries: readonly DescriptorEntry[]): void {
   if (entries.length === 0 || entries.length > INPUT_LIMITS.maxEntries)
     throw invalidArgument("target.entries");
   entries.forEach((entry, i) => {
-    if (entry.key.length === 0 || entry.key.length > INPUT_LIMITS.maxKeyLength) {
-      throw invalidArgument(`target.entries[${i}].key`);
-    }
-    if (entry.value.length > INPUT_LIMITS.maxValueLength) throw invalidArgument(`target.entries[${i}].value`);
+    if (entry.key.length === 0) throw invalidArgument(`target.entries[${i}].key`);
+    checkString(entry.key, `target.entries[${i}].key`, NAME);
+    checkString(entry.value, `target.entries[${i}].value`, VALUE);
   });
 }
 
 /** CheckLimit's descriptors, in its order: [(user_id,U)], [(endpoint,E)] or [(user_id,U),(endpoint,E)]. */
 function sugarEntries(input: TargetInput): DescriptorEntry[] {
   const entries: DescriptorEntry[] = [];
-  if (input.userId !== "") entries.push({ key: "user_id", value: input.userId });
-  if (input.endpoint !== "") entries.push({ key: "endpoint", value: input.endpoint });
+  if (input.userId !== "")
+    entries.push({ key: "user_id", value: checkString(input.userId, "target.user_id", VALUE) });
+  if (input.endpoint !== "")
+    entries.push({ key: "endpoint", value: checkString(input.endpoint, "target.endpoint", VALUE) });
   return entries;
 }
 
@@ -52,11 +64,16 @@ export function validateTarget(input: TargetInput | undefined, checkLimitDomain:
   const sugar = input.userId !== "" || input.endpoint !== "";
   if (sugar && input.entries.length > 0) throw invalidArgument("target.entries");
   const domain = input.domain === "" && sugar ? checkLimitDomain : input.domain;
-  if (domain.length === 0 || domain.length > INPUT_LIMITS.maxDomainLength)
-    throw invalidArgument("target.domain");
+  if (domain.length === 0) throw invalidArgument("target.domain");
+  checkString(domain, "target.domain", DOMAIN);
   const entries = sugar ? sugarEntries(input) : input.entries;
   checkEntries(entries);
   return { domain, entries };
+}
+
+/** A list filter (ListOverrides' domain, ListAuditEvents' actor); "" means none. */
+export function validateFilter(value: string, field: "domain" | "actor"): string {
+  return checkString(value, field, field === "domain" ? DOMAIN : VALUE);
 }
 
 export function validateLimit(input: LimitInput | undefined): OverrideLimit {
@@ -78,13 +95,26 @@ export function validateLimit(input: LimitInput | undefined): OverrideLimit {
   };
 }
 
+/** Free text: tabs and newlines are fine, other control characters are not. */
 export function validateReason(reason: string): string {
   const trimmed = reason.trim();
-  if (trimmed.length === 0 || trimmed.length > MAX_REASON_LENGTH) throw invalidArgument("reason");
-  return trimmed;
+  if (trimmed.length === 0) throw invalidArgument("reason");
+  return checkString(trimmed, "reason", { max: MAX_REASON_LENGTH, kind: "text" });
+}
+
+/** google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
+const MIN_TIMESTAMP_MS = Date.parse("0001-01-01T00:00:00Z");
+const MAX_TIMESTAMP_MS = Date.parse("9999-12-31T23:59:59.999Z");
+
+/** A valid date within Timestamp's range (an invalid Date has NaN and fails both tests). */
+export function validateTimestamp(date: Date, field: string): Date {
+  const ms = date.getTime();
+  if (!(ms >= MIN_TIMESTAMP_MS && ms <= MAX_TIMESTAMP_MS)) throw invalidArgument(field);
+  return date;
 }
 
 export function validateExpiry(expiresAt: Date | undefined, nowMs: number): Date | undefined {
-  if (expiresAt !== undefined && !(expiresAt.getTime() > nowMs)) throw invalidArgument("expires_at");
+  if (expiresAt === undefined) return undefined;
+  if (!(validateTimestamp(expiresAt, "expires_at").getTime() > nowMs)) throw invalidArgument("expires_at");
   return expiresAt;
 }

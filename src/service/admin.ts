@@ -14,7 +14,14 @@ import { FloodgateError, invalidArgument, isFloodgateError } from "../domain/err
 import type { BucketStore } from "../store/bucket-store.js";
 import { bucketKey } from "../store/keys.js";
 import type { LimitInput, Target, TargetInput } from "./admin-input.js";
-import { validateExpiry, validateLimit, validateReason, validateTarget } from "./admin-input.js";
+import {
+  validateExpiry,
+  validateFilter,
+  validateLimit,
+  validateReason,
+  validateTarget,
+  validateTimestamp,
+} from "./admin-input.js";
 import type { OverrideTable } from "./override-table.js";
 import type { RulesSource } from "./rate-limiter.js";
 import { resolveLimits } from "./resolve.js";
@@ -142,7 +149,7 @@ export function createAdminService(deps: AdminDeps) {
     listOverrides(ctx: AdminContext, query: ListQuery & { domain: string }): Promise<Page<OverrideRecord>> {
       requireScope(ctx.principal, SCOPE_READ);
       return audit.listOverrides({
-        ...(query.domain === "" ? {} : { domain: query.domain }),
+        ...(query.domain === "" ? {} : { domain: validateFilter(query.domain, "domain") }),
         pageSize: pageSize(query.pageSize),
         ...(query.pageToken === "" ? {} : { pageToken: query.pageToken }),
       });
@@ -186,9 +193,9 @@ export function createAdminService(deps: AdminDeps) {
       return audit.listAuditEvents({
         pageSize: pageSize(query.pageSize),
         ...(query.pageToken === "" ? {} : { pageToken: query.pageToken }),
-        ...(query.since === undefined ? {} : { since: query.since }),
-        ...(query.until === undefined ? {} : { until: query.until }),
-        ...(query.actor === "" ? {} : { actor: query.actor }),
+        ...(query.since === undefined ? {} : { since: validateTimestamp(query.since, "since") }),
+        ...(query.until === undefined ? {} : { until: validateTimestamp(query.until, "until") }),
+        ...(query.actor === "" ? {} : { actor: validateFilter(query.actor, "actor") }),
         ...(query.action === "" ? {} : { action: auditAction(query.action) }),
       });
     },

@@ -15,9 +15,33 @@ export const INPUT_LIMITS = Object.freeze({
   maxCost: 1_000_000_000,
 });
 
-/** U+FFFD is what a decoder leaves for invalid UTF-8; proto3 strings must be valid UTF-8. */
-function badString(value: string, max: number): boolean {
-  return value.length > max || value.includes("\uFFFD");
+/**
+ * The one rule for the characters of every string taken in, on the public and the admin APIs.
+ * Each kind refuses U+FFFD (what a decoder leaves for invalid UTF-8; proto3 strings must be
+ * valid UTF-8) and lone surrogates (`\ud800` is valid JSON, and has no UTF-8 form), and the
+ * control characters (Unicode Cc) that kind of string cannot legitimately hold.
+ */
+const REFUSED = {
+  /** Domains and entry keys: names from configuration, so no control character at all. */
+  name: /[\p{Cs}\uFFFD\p{Cc}]/u,
+  /**
+   * Entry values from Envoy and CheckLimit: any control character. Header values may hold a tab,
+   * and metadata values anything; refusing one would answer an error, on which Envoy lets the
+   * request through by default (failure_mode_deny: false), so a client could escape its limit by
+   * putting one in a header. Values only ever become (escaped or digested) bucket keys.
+   */
+  envoyValue: /[\p{Cs}\uFFFD]/u,
+  /** Entry values an operator names (they go to Postgres, logs and terminals): a tab at most. */
+  value: /[\p{Cs}\uFFFD]|(?!\t)\p{Cc}/u,
+  /** Free text (an operator's reason): tab and newline too. */
+  text: /[\p{Cs}\uFFFD]|(?![\t\n])\p{Cc}/u,
+} as const;
+
+export type StringKind = keyof typeof REFUSED;
+
+/** Longer than `max` UTF-16 code units, or holding a character its kind refuses. */
+export function badString(value: string, max: number, kind: StringKind): boolean {
+  return value.length > max || REFUSED[kind].test(value);
 }
 
 function validateDescriptor(request: LimitRequest, index: number): void {
@@ -25,10 +49,10 @@ function validateDescriptor(request: LimitRequest, index: number): void {
   const at = `descriptors[${index}]`;
   if (descriptor.entries.length > INPUT_LIMITS.maxEntries) throw invalidArgument(`${at}.entries`);
   descriptor.entries.forEach((entry, i) => {
-    if (entry.key.length === 0 || badString(entry.key, INPUT_LIMITS.maxKeyLength)) {
+    if (entry.key.length === 0 || badString(entry.key, INPUT_LIMITS.maxKeyLength, "name")) {
       throw invalidArgument(`${at}.entries[${i}].key`);
     }
-    if (badString(entry.value, INPUT_LIMITS.maxValueLength))
+    if (badString(entry.value, INPUT_LIMITS.maxValueLength, "envoyValue"))
       throw invalidArgument(`${at}.entries[${i}].value`);
   });
   const hits = descriptor.hitsAddend;
@@ -45,7 +69,7 @@ function validateDescriptor(request: LimitRequest, index: number): void {
 }
 
 export function validateLimitRequest(request: LimitRequest): void {
-  if (request.domain.length === 0 || badString(request.domain, INPUT_LIMITS.maxDomainLength)) {
+  if (request.domain.length === 0 || badString(request.domain, INPUT_LIMITS.maxDomainLength, "name")) {
     throw invalidArgument("domain");
   }
   if (request.descriptors.length > INPUT_LIMITS.maxDescriptors) throw invalidArgument("descriptors");

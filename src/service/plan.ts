@@ -1,7 +1,7 @@
 import type { BucketCheck, BucketOutcome } from "../domain/bucket.js";
 import { NEVER } from "../domain/bucket.js";
 import { UNIT_SECONDS } from "../domain/units.js";
-import { bucketKey } from "../store/keys.js";
+import { bucketKey, limitBucketKey } from "../store/keys.js";
 import type { ResolvedLimit } from "./resolve.js";
 import type { DescriptorStatus, LimitRequest, LimitSpec } from "./types.js";
 import { UNLIMITED_REMAINING } from "./types.js";
@@ -38,6 +38,11 @@ function checkFor(limit: ResolvedLimit, key: string, cost: number): BucketCheck 
   return { key, spec, cost, shadow: limit.shadow };
 }
 
+function keyOf(prefix: string, domain: string, limit: ResolvedLimit): string {
+  const key = bucketKey(prefix, domain, limit.bucketEntries);
+  return limit.keyLimit === undefined ? key : limitBucketKey(key, limit.keyLimit);
+}
+
 export function buildPlan(
   request: LimitRequest,
   limits: readonly (ResolvedLimit | undefined)[],
@@ -52,7 +57,7 @@ export function buildPlan(
       staticDeny ||= !limit.shadow;
       return { kind: "zero", limit };
     }
-    const key = bucketKey(prefix, request.domain, limit.bucketEntries);
+    const key = keyOf(prefix, request.domain, limit);
     checks.push(checkFor(limit, key, costOf(request, i)));
     return { kind: "bucket", limit, check: checks.length - 1 };
   });

@@ -26,6 +26,8 @@ export interface RateLimiterOptions {
   /** Global shadow mode: an OVER_LIMIT overall decision is reported as OK. */
   readonly shadowMode: boolean;
   readonly responseHeaders: boolean;
+  /** Honour Envoy's descriptor `limit` (DESCRIPTOR_LIMIT_OVERRIDES). Default true. */
+  readonly descriptorLimitOverrides?: boolean;
   readonly observer?: DecisionObserver;
   /** Operators' overrides (admin API); absent when admin is off. */
   readonly overrides?: OverrideTable;
@@ -46,13 +48,14 @@ function wouldDeny(plan: Plan, decision: StoreDecision | undefined): boolean {
 
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const { rules, store, keyPrefix, shadowMode, responseHeaders, observer, overrides } = options;
+  const { descriptorLimitOverrides } = options;
   const now = options.now ?? Date.now;
 
   async function decide(request: LimitRequest): Promise<LimitResult> {
     validateLimitRequest(request);
     const ruleSet = rules.current();
     const nowMs = overrides === undefined ? 0 : now();
-    const limits = resolveLimits({ rules: ruleSet, overrides, nowMs }, request);
+    const limits = resolveLimits({ rules: ruleSet, overrides, nowMs, descriptorLimitOverrides }, request);
     const plan = buildPlan(request, limits, keyPrefix);
     const decision =
       plan.checks.length > 0 && !plan.staticDeny ? await store.evaluate(plan.checks) : undefined;

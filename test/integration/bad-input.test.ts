@@ -37,7 +37,9 @@ describe("bad input gets INVALID_ARGUMENT / 400 with a generic message", () => {
       rlsRequest("rl", [Array.from({ length: 17 }, () => ["user", "a"] as [string, string])]),
       "descriptors[0].entries",
     ],
+    ["a control character in the domain", rlsRequest("r\u0001l", [[["user", "a"]]]), "domain"],
     ["an empty key", rlsRequest("rl", [[["", "a"]]]), "descriptors[0].entries[0].key"],
+    ["a NUL in a key", rlsRequest("rl", [[["us\0er", "a"]]]), "descriptors[0].entries[0].key"],
     ["an oversized key", rlsRequest("rl", [[[long(300), "a"]]]), "descriptors[0].entries[0].key"],
     ["an oversized value", rlsRequest("rl", [[["user", long(2000)]]]), "descriptors[0].entries[0].value"],
     [
@@ -83,6 +85,15 @@ describe("bad input gets INVALID_ARGUMENT / 400 with a generic message", () => {
     expect(err.details).toBe("invalid request: descriptors[0].entries[0].value");
   });
 
+  it("accepts control characters in a value: a header value may hold a tab", async () => {
+    const res = await call<{ overall_code: number }>(
+      server.rls,
+      "ShouldRateLimit",
+      rlsRequest("rl", [[["user", "a\tb\u0001c\0"]]]),
+    );
+    expect(res.overall_code).toBe(1);
+  });
+
   it("rejects a bad CheckLimit weight and an empty CheckLimit", async () => {
     const err = (await call(server.rateLimiter, "CheckLimit", { user_id: "", endpoint: "" }).catch(
       (e: unknown) => e,
@@ -107,8 +118,12 @@ describe("bad input gets INVALID_ARGUMENT / 400 with a generic message", () => {
     ["a huge weight", JSON.stringify({ user_id: "a", weight: 1e12 }), "weight"],
     ["a fractional weight", JSON.stringify({ user_id: "a", weight: 1.5 }), "weight"],
     ["a non-string user_id", JSON.stringify({ user_id: 5 }), "user_id"],
-    ["an unknown field", JSON.stringify({ userId: "a" }), "userId"],
+    // The name of an unknown field is the client's: it is never echoed.
+    ["an unknown field", JSON.stringify({ userId: "a" }), "body"],
+    ["an unknown field named like markup", JSON.stringify({ "<img src=x onerror=alert(1)>": 1 }), "body"],
     ["an oversized user_id", JSON.stringify({ user_id: long(2000) }), "user_id"],
+    // JSON can spell a lone surrogate, which has no UTF-8 form (CheckLimit's user is descriptor 0).
+    ["a lone surrogate in user_id", '{"user_id":"a\\ud800"}', "descriptors[0].entries[0].value"],
     ["no user and no endpoint", JSON.stringify({}), "user_id"],
   ])("answers 400 to %s", async (_name, body, field) => {
     const res = await post(body);

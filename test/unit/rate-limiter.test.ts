@@ -30,7 +30,7 @@ function ruleSet(): RuleSet {
 }
 
 /** A limiter on the real in-memory store with a clock the test moves by hand. */
-function setup(options: { shadowMode?: boolean } = {}) {
+function setup(options: { shadowMode?: boolean; descriptorLimitOverrides?: boolean } = {}) {
   let nowUs = 1_000_000;
   const outcomes: Outcome[] = [];
   const store = createMemoryStore({ maxBuckets: 1000, clock: () => nowUs });
@@ -41,6 +41,7 @@ function setup(options: { shadowMode?: boolean } = {}) {
     keyPrefix: "t:",
     shadowMode: options.shadowMode ?? false,
     responseHeaders: true,
+    descriptorLimitOverrides: options.descriptorLimitOverrides ?? true,
     observer: { onDecision: (e) => outcomes.push(e.outcome) },
   });
   const advance = (ms: number) => {
@@ -129,6 +130,38 @@ describe("rate limiter on the in-memory store", () => {
       { key: "RateLimit-Remaining", value: "3" },
       { key: "RateLimit-Reset", value: "1" },
     ]);
+  });
+
+  it("counts a descriptor limit override in its own bucket, per rate and unit", async () => {
+    const { limiter } = setup();
+    const limited = (requestsPerUnit: number, unit: "second" | "minute"): RequestDescriptor => ({
+      ...d(["user", "v"]),
+      limitOverride: { name: undefined, requestsPerUnit, unit },
+    });
+    for (let i = 0; i < 4; i++) await limiter.decide(req([d(["user", "v"])]));
+    expect((await limiter.decide(req([d(["user", "v"])]))).overallCode).toBe("OVER_LIMIT");
+    // A huge override neither refills nor drains the rules' bucket, nor another override's.
+    expect((await limiter.decide(req([limited(4_000_000_000, "second")]))).overallCode).toBe("OK");
+    expect((await limiter.decide(req([d(["user", "v"])]))).overallCode).toBe("OVER_LIMIT");
+    const once = await limiter.decide(req([limited(1, "minute")]));
+    expect(once.statuses[0]).toMatchObject({ code: "OK", limitRemaining: 0 });
+    expect((await limiter.decide(req([limited(1, "minute")]))).overallCode).toBe("OVER_LIMIT");
+    expect((await limiter.decide(req([limited(1, "second")]))).overallCode).toBe("OK");
+  });
+
+  it("ignores a descriptor limit override when DESCRIPTOR_LIMIT_OVERRIDES is false", async () => {
+    const { limiter } = setup({ descriptorLimitOverrides: false });
+    const limited = {
+      ...d(["user", "w"]),
+      limitOverride: { name: undefined, requestsPerUnit: 1, unit: "hour" as const },
+    };
+    const res = await limiter.decide(req([limited]));
+    expect(res.statuses[0]).toMatchObject({
+      code: "OK",
+      currentLimit: { name: "per-user", requestsPerUnit: 2, unit: "second" },
+      limitRemaining: 3,
+    });
+    expect((await limiter.decide(req([d(["user", "w"])]))).statuses[0]!.limitRemaining).toBe(2);
   });
 
   it("rejects bad input before touching any bucket", async () => {

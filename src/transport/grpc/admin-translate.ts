@@ -52,8 +52,11 @@ export function toLimitInput(limit: ProtoLimit | null): LimitInput | undefined {
   return { requestsPerUnit: limit.requests_per_unit, unit: UNITS[limit.unit], burst: limit.burst };
 }
 
+/** Nanos outside 0..999,999,999 make no Timestamp: an invalid Date, which validation refuses. */
 export function toDate(ts: ProtoTimestamp | null): Date | undefined {
-  return ts === null ? undefined : new Date(ts.seconds * 1000 + Math.floor(ts.nanos / 1e6));
+  if (ts === null) return undefined;
+  const nanosValid = Number.isInteger(ts.nanos) && ts.nanos >= 0 && ts.nanos <= 999_999_999;
+  return new Date(nanosValid ? ts.seconds * 1000 + Math.floor(ts.nanos / 1e6) : Number.NaN);
 }
 
 function limitOut(limit: OverrideLimit): ProtoLimit {

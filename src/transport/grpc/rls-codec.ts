@@ -1,6 +1,7 @@
 import protobuf from "protobufjs/minimal.js";
 import { invalidArgument } from "../../domain/errors.js";
 import type { Unit } from "../../domain/units.js";
+import { INPUT_LIMITS } from "../../service/limits.js";
 import type {
   DescriptorStatus,
   LimitRequest,
@@ -16,6 +17,11 @@ import type {
  * dominated a profile of ShouldRateLimit. Field numbers and wire types are those of reference
  * §1.2; test/unit/wire-compat.test.ts holds it to the byte vectors of §1.4. Zero scalars are not
  * written, as protoc-generated encoders do.
+ *
+ * The documented input limits (service/limits.ts) bound the decoding itself, so that a hostile
+ * message costs no more than a valid one (issue 10, item 2): it stops at the 65th descriptor and
+ * at the 17th entry of a descriptor, and refuses an over-long string from its byte length, before
+ * it is decoded. The service still checks every limit exactly once the request is decoded.
  */
 const { Reader, Writer } = protobuf;
 type ReaderT = protobuf.Reader;
@@ -49,14 +55,32 @@ function uint64(reader: ReaderT): number {
   return typeof long === "number" ? long : (long.high >>> 0) * 4294967296 + (long.low >>> 0);
 }
 
-function decodeEntry(reader: ReaderT, end: number): { key: string; value: string } {
-  let key = "";
-  let value = "";
+/** UTF-8 takes at most 3 bytes per UTF-16 code unit: more than 3 × N bytes is over N units. */
+const MAX_UTF8_BYTES_PER_UNIT = 3;
+
+/**
+ * The string at the reader, or undefined when its byte length is over `maxUnits` code units.
+ * A one-byte length (under 128) is within every limit, so most strings skip the check.
+ */
+function boundedString(reader: ReaderT, maxUnits: number): string | undefined {
+  const start = reader.pos;
+  if (reader.buf[start]! < 0x80) return reader.string();
+  if (reader.uint32() > maxUnits * MAX_UTF8_BYTES_PER_UNIT) return undefined;
+  reader.pos = start;
+  return reader.string();
+}
+
+/** The entry, or which of its strings is over its limit (the caller names the field). */
+function decodeEntry(reader: ReaderT, end: number): { key: string; value: string } | "key" | "value" {
+  let key: string | undefined = "";
+  let value: string | undefined = "";
   while (reader.pos < end) {
     const tag = reader.uint32();
-    if (tag === 10) key = reader.string();
-    else if (tag === 18) value = reader.string();
+    if (tag === 10) key = boundedString(reader, INPUT_LIMITS.maxKeyLength);
+    else if (tag === 18) value = boundedString(reader, INPUT_LIMITS.maxValueLength);
     else reader.skipType(tag & 7);
+    if (key === undefined) return "key";
+    if (value === undefined) return "value";
   }
   return { key, value };
 }
@@ -94,15 +118,30 @@ function decodeDescriptor(reader: ReaderT, end: number, index: number): RequestD
     const field = tag >>> 3;
     if (field >= 1 && field <= 3 && (tag & 7) === 2) {
       const stop = reader.uint32() + reader.pos;
-      if (field === 1) entries.push(decodeEntry(reader, stop));
-      else if (field === 2) limitOverride = decodeOverride(reader, stop, index);
+      if (field === 1) {
+        if (entries.length === INPUT_LIMITS.maxEntries)
+          throw invalidArgument(`descriptors[${index}].entries`);
+        const entry = decodeEntry(reader, stop);
+        if (typeof entry === "string")
+          throw invalidArgument(`descriptors[${index}].entries[${entries.length}].${entry}`);
+        entries.push(entry);
+      } else if (field === 2) limitOverride = decodeOverride(reader, stop, index);
       else hitsAddend = decodeUInt64Value(reader, stop);
     } else reader.skipType(tag & 7);
   }
   return { entries, limitOverride, hitsAddend };
 }
 
-/** Throws on malformed bytes (protobufjs range errors) and on an unknown override unit. */
+function decodeDomain(reader: ReaderT): string {
+  const domain = boundedString(reader, INPUT_LIMITS.maxDomainLength);
+  if (domain === undefined) throw invalidArgument("domain");
+  return domain;
+}
+
+/**
+ * Throws on malformed bytes (protobufjs range errors), on an unknown override unit, and as soon
+ * as the input limits are exceeded.
+ */
 export function decodeRateLimitRequest(bytes: Uint8Array): LimitRequest {
   const reader = Reader.create(bytes);
   let domain = "";
@@ -110,10 +149,11 @@ export function decodeRateLimitRequest(bytes: Uint8Array): LimitRequest {
   const descriptors: RequestDescriptor[] = [];
   while (reader.pos < reader.len) {
     const tag = reader.uint32();
-    if (tag === 10) domain = reader.string();
-    else if (tag === 18)
+    if (tag === 10) domain = decodeDomain(reader);
+    else if (tag === 18) {
+      if (descriptors.length === INPUT_LIMITS.maxDescriptors) throw invalidArgument("descriptors");
       descriptors.push(decodeDescriptor(reader, reader.uint32() + reader.pos, descriptors.length));
-    else if (tag === 24) hitsAddend = reader.uint32();
+    } else if (tag === 24) hitsAddend = reader.uint32();
     else reader.skipType(tag & 7);
   }
   return { domain, descriptors, hitsAddend };

@@ -106,10 +106,24 @@ function unary<Req>(route: UnaryRoute<Req>, deps: GrpcServerDeps): handleUnaryCa
  * Envoy keeps one HTTP/2 connection open for a long time and multiplexes every call on it. The
  * server pings idle connections so dead peers are noticed, accepts Envoy's own pings, and ages
  * connections out (with a grace period for in-flight calls) so that load spreads again after a
- * scale-out. Messages are tiny; 1 MiB is plenty and bounds memory per call.
+ * scale-out.
+ *
+ * Requests are capped at 128 KiB, an input limit of its own (README, "Input limits and errors";
+ * test/unit/message-cap.test.ts measures each case). The largest valid Admin request is 65,465
+ * bytes (16 entries, every string at its limit in 3-byte UTF-8 characters) and the largest
+ * CheckLimit 6,156. A realistic Envoy request is under 1 KB; even 8 descriptors of 4 entries
+ * with 1 KiB values weigh 33 KB.
+ * The per-field limits alone would allow a 3.9 MB RateLimitRequest (64 descriptors × 16 entries,
+ * every string at its limit), which no Envoy sends. grpc-js refuses a larger message from its
+ * length prefix (RESOURCE_EXHAUSTED), before it buffers the body.
+ *
+ * At most 256 streams in flight per connection bound what one connection can make us buffer
+ * (256 × 128 KiB = 32 MiB). Envoy opens another connection when one reaches the limit its
+ * server announced; `make bench` keeps 32 streams in flight per connection.
  */
-const SERVER_OPTIONS = {
-  "grpc.max_receive_message_length": 1024 * 1024,
+export const SERVER_OPTIONS = {
+  "grpc.max_receive_message_length": 128 * 1024,
+  "grpc.max_concurrent_streams": 256,
   "grpc.max_send_message_length": 1024 * 1024,
   "grpc.keepalive_time_ms": 30_000,
   "grpc.keepalive_timeout_ms": 10_000,

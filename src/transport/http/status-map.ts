@@ -18,11 +18,14 @@ interface FastifyLikeError {
   validation?: { instancePath: string; params: Record<string, unknown> }[];
 }
 
-/** The field a schema validation error is about, in the request's own spelling. */
+/**
+ * The field a schema validation error is about, as the schema names it. An unknown property is
+ * named by the client, so it is reported as `body`: a message never echoes client data.
+ */
 function fieldOf(err: FastifyLikeError): string {
   const first = err.validation?.[0];
-  if (first === undefined) return "body";
-  const missing = first.params["missingProperty"] ?? first.params["additionalProperty"];
+  if (first === undefined || first.params["additionalProperty"] !== undefined) return "body";
+  const missing = first.params["missingProperty"];
   const path = first.instancePath.replace(/^\//, "").replace(/\//g, ".");
   if (typeof missing === "string") return path === "" ? missing : `${path}.${missing}`;
   return path === "" ? "body" : path;

@@ -1,0 +1,98 @@
+/**
+ * Hostile ShouldRateLimit messages (issue 10, item 2), from a process of their own so that
+ * sending them does not load the event loop being measured. Run as
+ * `node dist/test/harness/hostile-sender.js <port> <domain> <descriptors> <ms>` (built by
+ * `make build`, as bench/hostile-messages.ts imports it): it keeps 16 messages of <descriptors>
+ * empty descriptors in flight over 4 connections for <ms>, then reports how they were answered
+ * (an IPC message `{type: "done", answers}`, or a JSON line without an IPC channel).
+ */
+import type { Client } from "@grpc/grpc-js";
+import { credentials, makeGenericClientConstructor, status } from "@grpc/grpc-js";
+import { fileURLToPath } from "node:url";
+import { rawMethod } from "./raw-grpc.js";
+
+export const HOSTILE_IN_FLIGHT = 16;
+const CONNECTIONS = 4;
+
+export type RawClient = Client & {
+  call(req: Buffer, cb: (err: (Error & { code?: number }) | null) => void): void;
+};
+
+const Raw = makeGenericClientConstructor(
+  { call: rawMethod("/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit") },
+  "RawRls",
+);
+
+/** A ShouldRateLimit client speaking bytes, on a connection of its own (no shared subchannel). */
+export function rawClient(port: number): RawClient {
+  return new Raw(`127.0.0.1:${port}`, credentials.createInsecure(), {
+    "grpc.use_local_subchannel_pool": 1,
+  }) as unknown as RawClient;
+}
+
+/** The call's status code (OK when it succeeded). */
+export function send(client: RawClient, bytes: Buffer): Promise<status> {
+  return new Promise((resolve) => client.call(bytes, (err) => resolve((err?.code as status) ?? status.OK)));
+}
+
+/**
+ * Latencies (ms) of `count` calls sent one every `everyMs`, open loop: each is timed from when it
+ * was due, not from when it left, so a stalled event loop (ours or the server's) counts in full
+ * for every call it held up, instead of only once.
+ */
+export async function openLoopLatencies(
+  client: RawClient,
+  request: Buffer,
+  schedule: { count: number; everyMs: number },
+): Promise<{ latencies: number[]; failures: number }> {
+  const origin = performance.now();
+  let failures = 0;
+  const latencies = await Promise.all(
+    Array.from({ length: schedule.count }, async (_, i) => {
+      const due = origin + i * schedule.everyMs;
+      await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
+      if ((await send(client, request)) !== status.OK) failures++;
+      return performance.now() - due;
+    }),
+  );
+  return { latencies, failures };
+}
+
+/** `domain`, then `count` empty descriptors (field 2, length 0): 2 bytes each. */
+export function emptyDescriptors(domain: string, count: number): Buffer {
+  const name = Buffer.from(domain);
+  return Buffer.concat([
+    Buffer.from([0x0a, name.length]),
+    name,
+    Buffer.alloc(count * 2, Buffer.from([0x12, 0])),
+  ]);
+}
+
+async function attack(options: { port: number; domain: string; descriptors: number; ms: number }) {
+  const hostile = emptyDescriptors(options.domain, options.descriptors);
+  const clients = Array.from({ length: CONNECTIONS }, () => rawClient(options.port));
+  const answers: Record<string, number> = {};
+  const until = Date.now() + options.ms;
+  await Promise.all(
+    Array.from({ length: HOSTILE_IN_FLIGHT }, async (_, i) => {
+      while (Date.now() < until) {
+        const name = status[await send(clients[i % CONNECTIONS]!, hostile)];
+        answers[name] = (answers[name] ?? 0) + 1;
+      }
+    }),
+  );
+  for (const client of clients) client.close();
+  return answers;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [port, domain, descriptors, ms] = process.argv.slice(2);
+  const answers = await attack({
+    port: Number(port),
+    domain: domain!,
+    descriptors: Number(descriptors),
+    ms: Number(ms),
+  });
+  if (process.send === undefined) process.stdout.write(`${JSON.stringify(answers)}\n`);
+  else process.send({ type: "done", answers }, () => process.exit(0));
+}

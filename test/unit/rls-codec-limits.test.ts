@@ -1,0 +1,67 @@
+import type { MethodDefinition } from "@grpc/proto-loader";
+import { describe, expect, it } from "vitest";
+import { packageDefinition, RLS_SERVICE } from "../../src/transport/grpc/proto.js";
+import { decodeRateLimitRequest } from "../../src/transport/grpc/rls-codec.js";
+
+/** Issue 10, item 2: the codec applies the input limits while it decodes, not after. */
+function encode(request: object): Buffer {
+  const service = packageDefinition()[RLS_SERVICE] as unknown as Record<
+    string,
+    MethodDefinition<object, object>
+  >;
+  return service["ShouldRateLimit"]!.requestSerialize(request);
+}
+const descriptors = (count: number, entries = 1) =>
+  Array.from({ length: count }, () => ({
+    entries: Array.from({ length: entries }, () => ({ key: "user", value: "a" })),
+  }));
+const withValue = (value: string) =>
+  encode({ domain: "rl", descriptors: [{ entries: [{ key: "k", value }] }] });
+const decode = (bytes: Buffer) => () => decodeRateLimitRequest(bytes);
+
+describe("RLS codec input limits", () => {
+  it("stops at the 65th descriptor", () => {
+    expect(
+      decodeRateLimitRequest(encode({ domain: "rl", descriptors: descriptors(64) })).descriptors,
+    ).toHaveLength(64);
+    expect(decode(encode({ domain: "rl", descriptors: descriptors(65) }))).toThrow(
+      "invalid request: descriptors",
+    );
+    // Envoy's hostile case: 500,000 empty descriptors in ~1 MB.
+    const flood = Buffer.concat([
+      Buffer.from("0a02726c", "hex"),
+      Buffer.alloc(1_000_000, Buffer.from([0x12, 0])),
+    ]);
+    expect(decode(flood)).toThrow("invalid request: descriptors");
+  });
+
+  it("stops at the 17th entry of a descriptor", () => {
+    expect(
+      decodeRateLimitRequest(encode({ domain: "rl", descriptors: descriptors(1, 16) })).descriptors[0]!
+        .entries,
+    ).toHaveLength(16);
+    expect(decode(encode({ domain: "rl", descriptors: [...descriptors(2), ...descriptors(1, 17)] }))).toThrow(
+      "invalid request: descriptors[2].entries",
+    );
+  });
+
+  it("refuses a string from its byte length, over 3 bytes per allowed character", () => {
+    // 1024 characters of 3 bytes each: the longest value that can be valid, decoded in full.
+    expect(
+      decodeRateLimitRequest(withValue("語".repeat(1024))).descriptors[0]!.entries[0]!.value,
+    ).toHaveLength(1024);
+    expect(decode(withValue(`${"語".repeat(1024)}x`))).toThrow(
+      "invalid request: descriptors[0].entries[0].value",
+    );
+    // 3072 ASCII bytes may be decoded: the service refuses them by their length in characters.
+    expect(
+      decodeRateLimitRequest(withValue("x".repeat(3072))).descriptors[0]!.entries[0]!.value,
+    ).toHaveLength(3072);
+    const longKey = encode({
+      domain: "rl",
+      descriptors: [{ entries: [{ key: "k".repeat(769), value: "" }] }],
+    });
+    expect(decode(longKey)).toThrow("invalid request: descriptors[0].entries[0].key");
+    expect(decode(encode({ domain: "d".repeat(769), descriptors: [] }))).toThrow("invalid request: domain");
+  });
+});
