@@ -105,8 +105,8 @@ const VARIANTS = [
     descriptors: 500_000,
   },
   {
-    label: `${HOSTILE_IN_FLIGHT} × ${size(65_000)}-byte messages (65,000 empty descriptors, under the cap) in flight`,
-    descriptors: 65_000,
+    label: `${HOSTILE_IN_FLIGHT} × ${size(260_000)}-byte messages (260,000 empty descriptors, just under the cap) in flight`,
+    descriptors: 260_000,
   },
 ];
 

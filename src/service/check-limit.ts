@@ -1,5 +1,5 @@
 import { invalidArgument } from "../domain/errors.js";
-import { INPUT_LIMITS } from "./limits.js";
+import { badString, INPUT_LIMITS } from "./limits.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { DescriptorStatus, LimitRequest, RequestDescriptor } from "./types.js";
 import { UNLIMITED_REMAINING } from "./types.js";
@@ -38,6 +38,8 @@ export function toLimitRequest(domain: string, input: CheckLimitInput): LimitReq
     throw invalidArgument("weight");
   }
   if (input.userId.length === 0 && input.endpoint.length === 0) throw invalidArgument("user_id");
+  if (badString(input.userId, INPUT_LIMITS.maxValueLength, "checkValue")) throw invalidArgument("user_id");
+  if (badString(input.endpoint, INPUT_LIMITS.maxValueLength, "checkValue")) throw invalidArgument("endpoint");
   const user = { key: "user_id", value: input.userId };
   const endpoint = { key: "endpoint", value: input.endpoint };
   const descriptors: RequestDescriptor[] = [];

@@ -4,6 +4,13 @@ import type { LimitRequest } from "./types.js";
 /**
  * Documented input bounds (README, "Input limits"). They keep a hostile or broken caller from
  * making us allocate or hash without bound. A violation is INVALID_ARGUMENT naming the field.
+ *
+ * Except for the values of a ShouldRateLimit descriptor: those come from the client of the
+ * service Envoy guards (a header, the path), and Envoy lets a request through when Floodgate
+ * answers an error (failure_mode_deny: false, its default). A value refused for its length or
+ * its bytes would be a way out of every limit, so a value is data, however long and whatever its
+ * bytes: it is counted in its own bucket (long and non-ASCII values are digested in the key,
+ * store/keys.ts), bounded only by the message cap (transport/grpc/server.ts).
  */
 export const INPUT_LIMITS = Object.freeze({
   maxDomainLength: 256,
@@ -25,12 +32,10 @@ const REFUSED = {
   /** Domains and entry keys: names from configuration, so no control character at all. */
   name: /[\p{Cs}\uFFFD\p{Cc}]/u,
   /**
-   * Entry values from Envoy and CheckLimit: any control character. Header values may hold a tab,
-   * and metadata values anything; refusing one would answer an error, on which Envoy lets the
-   * request through by default (failure_mode_deny: false), so a client could escape its limit by
-   * putting one in a header. Values only ever become (escaped or digested) bucket keys.
+   * CheckLimit's user_id and endpoint: any control character (they only ever become escaped or
+   * digested bucket keys). The application that calls is the one to decide what a refusal means.
    */
-  envoyValue: /[\p{Cs}\uFFFD]/u,
+  checkValue: /[\p{Cs}\uFFFD]/u,
   /** Entry values an operator names (they go to Postgres, logs and terminals): a tab at most. */
   value: /[\p{Cs}\uFFFD]|(?!\t)\p{Cc}/u,
   /** Free text (an operator's reason): tab and newline too. */
@@ -49,11 +54,10 @@ function validateDescriptor(request: LimitRequest, index: number): void {
   const at = `descriptors[${index}]`;
   if (descriptor.entries.length > INPUT_LIMITS.maxEntries) throw invalidArgument(`${at}.entries`);
   descriptor.entries.forEach((entry, i) => {
+    // Keys come from configuration (Envoy's descriptor_key), values from clients: see above.
     if (entry.key.length === 0 || badString(entry.key, INPUT_LIMITS.maxKeyLength, "name")) {
       throw invalidArgument(`${at}.entries[${i}].key`);
     }
-    if (badString(entry.value, INPUT_LIMITS.maxValueLength, "envoyValue"))
-      throw invalidArgument(`${at}.entries[${i}].value`);
   });
   const hits = descriptor.hitsAddend;
   if (hits !== undefined && !(Number.isInteger(hits) && hits >= 0 && hits <= INPUT_LIMITS.maxCost)) {

@@ -41,7 +41,6 @@ describe("bad input gets INVALID_ARGUMENT / 400 with a generic message", () => {
     ["an empty key", rlsRequest("rl", [[["", "a"]]]), "descriptors[0].entries[0].key"],
     ["a NUL in a key", rlsRequest("rl", [[["us\0er", "a"]]]), "descriptors[0].entries[0].key"],
     ["an oversized key", rlsRequest("rl", [[[long(300), "a"]]]), "descriptors[0].entries[0].key"],
-    ["an oversized value", rlsRequest("rl", [[["user", long(2000)]]]), "descriptors[0].entries[0].value"],
     [
       "a huge hits_addend",
       rlsRequest("rl", [[["user", "a"]]], { hits_addend: 2_000_000_000 }),
@@ -72,17 +71,6 @@ describe("bad input gets INVALID_ARGUMENT / 400 with a generic message", () => {
     };
     expect(err.code).toBe(status.INVALID_ARGUMENT);
     expect(err.details).toBe("invalid request: body");
-  });
-
-  it("rejects invalid UTF-8 in a descriptor value", async () => {
-    // domain "rl", descriptor [(user, 0xff 0xfe)]
-    const bytes = Buffer.from("0a02726c120c0a0a0a04757365721202fffe", "hex");
-    const err = (await callRaw(server.raw, bytes).catch((e: unknown) => e)) as {
-      code: number;
-      details: string;
-    };
-    expect(err.code).toBe(status.INVALID_ARGUMENT);
-    expect(err.details).toBe("invalid request: descriptors[0].entries[0].value");
   });
 
   it("accepts control characters in a value: a header value may hold a tab", async () => {
@@ -122,8 +110,9 @@ describe("bad input gets INVALID_ARGUMENT / 400 with a generic message", () => {
     ["an unknown field", JSON.stringify({ userId: "a" }), "body"],
     ["an unknown field named like markup", JSON.stringify({ "<img src=x onerror=alert(1)>": 1 }), "body"],
     ["an oversized user_id", JSON.stringify({ user_id: long(2000) }), "user_id"],
-    // JSON can spell a lone surrogate, which has no UTF-8 form (CheckLimit's user is descriptor 0).
-    ["a lone surrogate in user_id", '{"user_id":"a\\ud800"}', "descriptors[0].entries[0].value"],
+    // JSON can spell a lone surrogate, which has no UTF-8 form.
+    ["a lone surrogate in user_id", '{"user_id":"a\\ud800"}', "user_id"],
+    ["a lone surrogate in endpoint", '{"user_id":"a","endpoint":"\\udc00"}', "endpoint"],
     ["no user and no endpoint", JSON.stringify({}), "user_id"],
   ])("answers 400 to %s", async (_name, body, field) => {
     const res = await post(body);

@@ -84,6 +84,15 @@ describe("the gRPC message cap", () => {
       })),
     };
     expect(size(RLS, "ShouldRateLimit", realistic)).toBeLessThan(1000);
+    // A value is whatever the client put in a header (Envoy's default limit: 60 KiB for all of
+    // them), and one header may feed several descriptors: eight copies must fit, or Envoy would
+    // let that request through unlimited.
+    const header = "h".repeat(60 * 1024);
+    const copies = {
+      domain: "edge",
+      descriptors: Array.from({ length: 8 }, () => ({ entries: [{ key: "path", value: header }] })),
+    };
+    expect(size(RLS, "ShouldRateLimit", copies)).toBeLessThan(CAP);
     expect(size(RLS, "ShouldRateLimit", heavy)).toBeLessThan(CAP / 3);
     // Every field at its limit: far above the cap, which then refuses it (RESOURCE_EXHAUSTED).
     const everything = size(RLS, "ShouldRateLimit", rateLimitRequest(64, 16, wide));

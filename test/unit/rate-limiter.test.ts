@@ -169,8 +169,8 @@ describe("rate limiter on the in-memory store", () => {
     await expect(limiter.decide({ domain: "", descriptors: [], hitsAddend: 0 })).rejects.toThrow(
       "invalid request: domain",
     );
-    await expect(limiter.decide(req([d(["user", "\uFFFD"])]))).rejects.toThrow(
-      "descriptors[0].entries[0].value",
+    await expect(limiter.decide(req([d(["us\u0000er", "a"])]))).rejects.toThrow(
+      "descriptors[0].entries[0].key",
     );
     expect(store.size()).toBe(0);
   });

@@ -20,8 +20,10 @@ import type {
  *
  * The documented input limits (service/limits.ts) bound the decoding itself, so that a hostile
  * message costs no more than a valid one (issue 10, item 2): it stops at the 65th descriptor and
- * at the 17th entry of a descriptor, and refuses an over-long string from its byte length, before
- * it is decoded. The service still checks every limit exactly once the request is decoded.
+ * at the 17th entry of a descriptor, and refuses an over-long domain or key from its byte length,
+ * before it is decoded. A value is taken whatever its length or bytes (service/limits.ts says
+ * why); the message cap bounds it. The service still checks every limit once the request is
+ * decoded.
  */
 const { Reader, Writer } = protobuf;
 type ReaderT = protobuf.Reader;
@@ -77,7 +79,7 @@ function decodeEntry(reader: ReaderT, end: number): { key: string; value: string
   while (reader.pos < end) {
     const tag = reader.uint32();
     if (tag === 10) key = boundedString(reader, INPUT_LIMITS.maxKeyLength);
-    else if (tag === 18) value = boundedString(reader, INPUT_LIMITS.maxValueLength);
+    else if (tag === 18) value = reader.string();
     else reader.skipType(tag & 7);
     if (key === undefined) return "key";
     if (value === undefined) return "value";

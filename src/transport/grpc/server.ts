@@ -108,21 +108,23 @@ function unary<Req>(route: UnaryRoute<Req>, deps: GrpcServerDeps): handleUnaryCa
  * connections out (with a grace period for in-flight calls) so that load spreads again after a
  * scale-out.
  *
- * Requests are capped at 128 KiB, an input limit of its own (README, "Input limits and errors";
- * test/unit/message-cap.test.ts measures each case). The largest valid Admin request is 65,465
- * bytes (16 entries, every string at its limit in 3-byte UTF-8 characters) and the largest
- * CheckLimit 6,156. A realistic Envoy request is under 1 KB; even 8 descriptors of 4 entries
- * with 1 KiB values weigh 33 KB.
- * The per-field limits alone would allow a 3.9 MB RateLimitRequest (64 descriptors × 16 entries,
- * every string at its limit), which no Envoy sends. grpc-js refuses a larger message from its
- * length prefix (RESOURCE_EXHAUSTED), before it buffers the body.
+ * Requests are capped at 512 KiB, an input limit of its own (README, "Input limits and errors";
+ * test/unit/message-cap.test.ts measures each case). A descriptor value is whatever the client
+ * put in a header or the path (service/limits.ts), and one header may appear in several
+ * descriptors: Envoy's default request header limit is 60 KiB, so 512 KiB holds eight copies of
+ * a full header block. A message over the cap is refused (RESOURCE_EXHAUSTED), and Envoy lets
+ * that request through: raise the cap with Envoy's max_request_headers_kb, never lower it below
+ * what the descriptors can carry. The largest valid Admin request is 65,465 bytes and the largest
+ * CheckLimit 6,156; a realistic Envoy request is under 1 KB. grpc-js refuses a larger message
+ * from its length prefix, and the decoder stops at the first input limit it meets, so a hostile
+ * message under the cap costs little more than reading it.
  *
  * At most 256 streams in flight per connection bound what one connection can make us buffer
- * (256 × 128 KiB = 32 MiB). Envoy opens another connection when one reaches the limit its
+ * (256 × 512 KiB = 128 MiB). Envoy opens another connection when one reaches the limit its
  * server announced; `make bench` keeps 32 streams in flight per connection.
  */
 export const SERVER_OPTIONS = {
-  "grpc.max_receive_message_length": 128 * 1024,
+  "grpc.max_receive_message_length": 512 * 1024,
   "grpc.max_concurrent_streams": 256,
   "grpc.max_send_message_length": 1024 * 1024,
   "grpc.keepalive_time_ms": 30_000,
