@@ -23,6 +23,7 @@ import type { CheckLimitInput, CheckLimitOutcome } from "./service/check-limit.j
 import { createHttpServer } from "./transport/http/server.js";
 import type { WatchedTls } from "./config/tls-watcher.js";
 import { loadListenerTls, watchListenerTls } from "./lifecycle/listener-tls.js";
+import { CloseStack } from "./lifecycle/close-stack.js";
 
 /** The composition root: settings in, running servers out. Tests start it on port 0. */
 export interface Floodgate {
@@ -82,11 +83,36 @@ function watch(settings: Settings, deps: WatchDeps) {
 }
 
 interface Listeners {
-  readonly grpc: GrpcServer;
   readonly grpcPort: number;
-  readonly adminGrpc: { readonly grpc: GrpcServer; readonly port: number } | undefined;
-  readonly http: FastifyInstance;
+  readonly adminGrpcPort: number | undefined;
   readonly httpPort: number;
+}
+
+/**
+ * The listeners bound so far. They drain together (unready first, then each within the grace
+ * period): one closer on the stack for all of them, registered before the first bind.
+ */
+class BoundListeners {
+  private readonly grpc: GrpcServer[] = [];
+  private http: FastifyInstance | undefined;
+
+  constructor(private readonly graceMs: number) {}
+
+  addGrpc(server: GrpcServer): void {
+    this.grpc.push(server);
+  }
+
+  addHttp(server: FastifyInstance): void {
+    this.http = server;
+  }
+
+  async close(): Promise<void> {
+    for (const grpc of this.grpc) grpc.health.setServing(false);
+    await Promise.all([
+      ...this.grpc.map((grpc) => shutdownGrpc(grpc.server, this.graceMs)),
+      this.http?.close(),
+    ]);
+  }
 }
 
 interface ListenDeps {
@@ -108,14 +134,18 @@ function adminTransport(admin: AdminHandle | undefined, metrics: Metrics) {
 }
 
 /** ADMIN_GRPC_PORT: the Admin service on a listener of its own. */
-async function listenAdmin(settings: Settings, deps: ListenDeps): Promise<Listeners["adminGrpc"]> {
+async function listenAdmin(
+  settings: Settings,
+  deps: ListenDeps,
+  bound: BoundListeners,
+): Promise<number | undefined> {
   if (settings.adminGrpcPort === undefined) return undefined;
   const grpc = createAdminGrpcServer({ logger: deps.logger, ...adminTransport(deps.admin, deps.metrics) });
-  const port = await bindGrpc(grpc.server, hostPort(settings.host, settings.adminGrpcPort), deps.tls);
-  return { grpc, port };
+  bound.addGrpc(grpc);
+  return bindGrpc(grpc.server, hostPort(settings.host, settings.adminGrpcPort), deps.tls);
 }
 
-async function listen(settings: Settings, deps: ListenDeps): Promise<Listeners> {
+async function listen(settings: Settings, deps: ListenDeps, bound: BoundListeners): Promise<Listeners> {
   const { limiter, checkLimit, logger, metrics, tls } = deps;
   const grpc = createGrpcServer({
     limiter,
@@ -125,27 +155,16 @@ async function listen(settings: Settings, deps: ListenDeps): Promise<Listeners> 
     adminElsewhere: settings.adminGrpcPort !== undefined,
     ...adminTransport(deps.admin, metrics),
   });
+  bound.addGrpc(grpc);
   const grpcPort = await bindGrpc(grpc.server, hostPort(settings.host, settings.grpcPort), tls);
-  const adminGrpc = await listenAdmin(settings, deps);
+  const adminGrpcPort = await listenAdmin(settings, deps, bound);
   const onRefused = () => metrics.httpConnectionsRefused.inc();
   const listener = { limits: settings.http, onRefused, ...(tls === undefined ? {} : { tls }) };
   const http = await createHttpServer({ checkLimit, health: deps.health, logger, metrics, listener });
+  bound.addHttp(http);
   await http.listen({ host: settings.host, port: settings.httpPort });
   const httpPort = (http.server.address() as { port: number }).port;
-  return { grpc, grpcPort, adminGrpc, http, httpPort };
-}
-
-/** Unready everywhere, then drain every listener within the grace period. */
-async function closeListeners(settings: Settings, listeners: Listeners): Promise<void> {
-  const grpcServers = [
-    listeners.grpc,
-    ...(listeners.adminGrpc === undefined ? [] : [listeners.adminGrpc.grpc]),
-  ];
-  for (const grpc of grpcServers) grpc.health.setServing(false);
-  await Promise.all([
-    ...grpcServers.map((grpc) => shutdownGrpc(grpc.server, settings.shutdownGraceMs)),
-    listeners.http.close(),
-  ]);
+  return { grpcPort, adminGrpcPort, httpPort };
 }
 
 function startupLine(
@@ -155,9 +174,9 @@ function startupLine(
   const { listeners, store, rules } = parts;
   return {
     grpc: hostPort(settings.host, listeners.grpcPort),
-    ...(listeners.adminGrpc === undefined
+    ...(listeners.adminGrpcPort === undefined
       ? {}
-      : { adminGrpc: hostPort(settings.host, listeners.adminGrpc.port) }),
+      : { adminGrpc: hostPort(settings.host, listeners.adminGrpcPort) }),
     http: hostPort(settings.host, listeners.httpPort),
     tls: settings.tls === undefined ? "off" : settings.tls.clientCaFile === undefined ? "tls" : "mtls",
     store: store.description,
@@ -167,15 +186,22 @@ function startupLine(
   };
 }
 
-export async function startFloodgate(settings: Settings, options: StartOptions = {}): Promise<Floodgate> {
-  const logger = options.logger ?? createLogger(settings.logLevel);
+/**
+ * Opens everything in order, registering each part's close on `opened` as soon as it is open,
+ * so that the stack closes them in reverse: the rules watcher, the listeners (draining), the TLS
+ * watcher, the admin API (its database, LISTEN connection and timers), then the store.
+ */
+async function start(settings: Settings, parts: { logger: Logger; opened: CloseStack }): Promise<Floodgate> {
+  const { logger, opened } = parts;
   const metrics = createMetrics({ clusterWorker: isClusterWorker(settings.workers) });
   // First, so that a bad TLS file stops the start before anything connects.
   const tlsMaterial = await loadListenerTls(settings);
   const rules = new RulesHolder(await loadRules(settings.rulesPath));
   metrics.rulesLoaded.set(rules.current().ruleCount);
   const store = await createStore(settings, { logger, metrics });
+  opened.push(() => store.store.close());
   const admin = await startAdmin(settings, { logger, metrics, rules, store: store.store });
+  if (admin !== undefined) opened.push(() => admin.close());
   const limiter = createRateLimiter({
     rules,
     store: store.store,
@@ -198,37 +224,34 @@ export async function startFloodgate(settings: Settings, options: StartOptions =
     },
   });
   const tls = watchListenerTls(settings, tlsMaterial, { logger, metrics });
-  const listeners = await listen(settings, {
-    limiter,
-    checkLimit,
-    health,
-    admin,
-    logger,
-    metrics,
-    tls,
-  }).catch(async (err: unknown) => {
-    await tls?.close();
-    throw err;
-  });
+  if (tls !== undefined) opened.push(() => tls.close());
+  const bound = new BoundListeners(settings.shutdownGraceMs);
+  opened.push(() => bound.close());
+  opened.push(() => void (draining = true));
+  const deps = { limiter, checkLimit, health, admin, logger, metrics, tls };
+  const listeners = await listen(settings, deps, bound);
   const watchDeps = { rules, metrics, logger, admin };
   auditRules(watchDeps, { previous: undefined, next: rules.current() });
   const watcher = watch(settings, watchDeps);
+  opened.push(() => watcher.close());
   logger.info(startupLine(settings, { listeners, store, rules }), "floodgate started");
-  const close = async (): Promise<void> => {
-    draining = true;
-    await closeListeners(settings, listeners);
-    await tls?.close();
-    await watcher.close();
-    await admin?.close();
-    await store.store.close();
-    logger.info("floodgate stopped");
-  };
   return {
-    grpcPort: listeners.grpcPort,
-    adminGrpcPort: listeners.adminGrpc?.port,
-    httpPort: listeners.httpPort,
+    ...listeners,
     rules,
     metrics,
-    close,
+    close: () => opened.close().then(() => logger.info("floodgate stopped")),
   };
+}
+
+export async function startFloodgate(settings: Settings, options: StartOptions = {}): Promise<Floodgate> {
+  const logger = options.logger ?? createLogger(settings.logLevel);
+  const opened = new CloseStack((err) =>
+    logger.error({ err: err instanceof Error ? err.message : String(err) }, "closing a part failed"),
+  );
+  try {
+    return await start(settings, { logger, opened });
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
 }

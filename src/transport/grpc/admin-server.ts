@@ -214,15 +214,30 @@ export function addAdminService(server: Server, deps: AdminServerDeps): void {
   server.addService(definition, impl);
 }
 
-/** With no key source configured, every admin method says so plainly (and decodes nothing). */
-export function addDisabledAdminService(server: Server): void {
-  const refuse: handleUnaryCall<Buffer, object> = (_call, callback) =>
-    callback({
-      code: status.UNAVAILABLE,
-      details: "admin API is not configured (set ADMIN_JWKS_FILE, ADMIN_JWKS_URL or ADMIN_PUBLIC_KEY_FILE)",
-    });
+/**
+ * An Admin service that answers every method with one refusal. It decodes nothing: whoever can
+ * reach the listener could otherwise make it decode a large message for nothing.
+ */
+function addRefusingAdminService(server: Server, refusal: { code: status; details: string }): void {
+  const refuse: handleUnaryCall<Buffer, object> = (_call, callback) => callback(refusal);
   const { definition } = undecodedAdminService();
   const impl: Record<string, handleUnaryCall<Buffer, object>> = {};
   for (const method of Object.keys(definition)) impl[method] = refuse;
   server.addService(definition, impl);
+}
+
+/** With no key source configured, every admin method says so plainly. */
+export function addDisabledAdminService(server: Server): void {
+  addRefusingAdminService(server, {
+    code: status.UNAVAILABLE,
+    details: "admin API is not configured (set ADMIN_JWKS_FILE, ADMIN_JWKS_URL or ADMIN_PUBLIC_KEY_FILE)",
+  });
+}
+
+/** With ADMIN_GRPC_PORT, an Admin call on the hot path's listener is told where Admin went. */
+export function addAdminElsewhereService(server: Server): void {
+  addRefusingAdminService(server, {
+    code: status.UNIMPLEMENTED,
+    details: "the admin API is served on its own listener (ADMIN_GRPC_PORT), not on this one",
+  });
 }

@@ -25,7 +25,7 @@ import { decodeRateLimitRequest, encodeRateLimitResponse } from "./rls-codec.js"
 import type { LimitRequest, LimitResult } from "../../service/types.js";
 import { toGrpcError } from "./status-map.js";
 import type { AdminServerDeps } from "./admin-server.js";
-import { addAdminService, addDisabledAdminService } from "./admin-server.js";
+import { addAdminElsewhereService, addAdminService, addDisabledAdminService } from "./admin-server.js";
 import type { TlsSource } from "../../config/tls-watcher.js";
 import { serverCredentials } from "./tls-credentials.js";
 
@@ -150,17 +150,6 @@ function addAdmin(server: Server, deps: AdminDeps): void {
   else addAdminService(server, { ...deps.admin, logger: deps.logger });
 }
 
-/** With ADMIN_GRPC_PORT, an Admin call on the hot path's listener is told where Admin went. */
-function addAdminElsewhere(server: Server): void {
-  const definition = serviceDefinition(ADMIN_SERVICE);
-  const refuse: handleUnaryCall<unknown, object> = (_call, callback) =>
-    callback({
-      code: status.UNIMPLEMENTED,
-      details: "the admin API is served on its own listener (ADMIN_GRPC_PORT), not on this one",
-    });
-  server.addService(definition, Object.fromEntries(Object.keys(definition).map((name) => [name, refuse])));
-}
-
 /** Reflection describes only the services a listener serves. */
 function addReflection(server: Server, services: readonly string[]): void {
   new ReflectionService(packageDefinition(), { services: [...services] }).addToServer(server);
@@ -188,7 +177,7 @@ export function createGrpcServer(deps: GrpcServerDeps & { readonly adminElsewher
     ),
   });
   const served = [RLS_SERVICE, RATE_LIMITER_SERVICE];
-  if (deps.adminElsewhere === true) addAdminElsewhere(server);
+  if (deps.adminElsewhere === true) addAdminElsewhereService(server);
   else addAdmin(server, deps);
   addReflection(server, deps.adminElsewhere === true ? served : [...served, ADMIN_SERVICE]);
   return { server, health: addHealthService(server) };
