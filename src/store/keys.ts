@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
  * keeps its bucket (DESIGN §2). The one exception is Envoy's per-descriptor `limit`, chosen by
  * the caller: its bucket is keyed by that limit too, so that no caller can reach the bucket the
  * rules (or an operator's override) decide for the same descriptor and refill it with a huge
- * limit (issue 10, item 1).
+ * limit (docs/security.md, "Who may call what").
  *
  * The Redis Cluster hash tag is the domain plus the first entry: the per-user and
  * per-user-per-endpoint buckets of one request land in one slot, while different users spread
@@ -21,9 +21,9 @@ import { createHash } from "node:crypto";
  * followed by a digit (`%25`, `%7B`, `%7D`, `%7C`, `%3D`), so the markers `%L` (above) and `%H`
  * (below) never appear in one.
  *
- * Bounded whatever the input (issue 10, item 7): a tag or a rest longer than 56 characters, or
- * holding any character outside ASCII, is replaced by `%H` and 22 characters (132 bits) of the
- * SHA-256 of its escaped text. A key is thus at most the prefix plus 133 bytes in Redis (2 braces,
+ * Bounded whatever the input (docs/security.md, threat 7): a tag or a rest longer than 56
+ * characters, or holding any character outside ASCII, is replaced by `%H` and 22 characters
+ * (132 bits) of the SHA-256 of its escaped text. A key is thus at most the prefix plus 133 bytes in Redis (2 braces,
  * 2 × 56, and a limit of at most 19; all ASCII: one byte each in UTF-8 and in V8's heap), so at
  * most 197 bytes with a 64-character prefix, and the same tag still gives the same slot. A digest
  * never equals a literal segment (a literal never contains `%H`), and two segments share a digest

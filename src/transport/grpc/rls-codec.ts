@@ -19,9 +19,9 @@ import type {
  * written, as protoc-generated encoders do.
  *
  * The documented input limits (service/limits.ts) bound the decoding itself, so that a hostile
- * message costs no more than a valid one (issue 10, item 2): it stops at the 65th descriptor and
- * at the 17th entry of a descriptor, and refuses an over-long domain or key from its byte length,
- * before it is decoded. A value is taken whatever its length or bytes (service/limits.ts says
+ * message costs no more than a valid one (docs/security.md, threat 2): it stops at the 65th
+ * descriptor and at the 17th entry of a descriptor, and refuses an over-long domain or key from
+ * its byte length, before it is decoded. A value is taken whatever its length or bytes (service/limits.ts says
  * why); the message cap bounds it. The service still checks every limit once the request is
  * decoded.
  */
