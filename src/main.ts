@@ -129,7 +129,7 @@ interface ListenDeps {
 /** The admin API's transport dependencies, when admin is on. */
 function adminTransport(admin: AdminHandle | undefined, metrics: Metrics) {
   if (admin === undefined) return {};
-  const count = (method: string, result: string) => metrics.adminRequests.inc({ method, result });
+  const count = (method: string, result: string, by = 1) => metrics.adminRequests.inc({ method, result }, by);
   return { admin: { admin: admin.admin, authenticator: admin.authenticator, count } };
 }
 

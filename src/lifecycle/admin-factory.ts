@@ -156,8 +156,11 @@ export async function startAdmin(settings: Settings, deps: AdminDeps): Promise<A
   const chainKeys = await chainKeysOf(settings, logger);
   if (settings.admin === undefined) return undefined;
   const authenticator = await createAuthenticator(settings.admin, {
-    // At most one line per backoff wait; while the last keys still serve, this is the only sign.
-    onJwksFetchError: (failure) => logger.warn(failure, "ADMIN_JWKS_URL fetch failed; backing off"),
+    // At most one per backoff wait; while the last keys still serve, these are the only signs.
+    onJwksFetchError: (failure) => {
+      metrics.jwksFetchFailures.inc();
+      logger.warn(failure, "ADMIN_JWKS_URL fetch failed; backing off");
+    },
   });
   const { audit, stop: stopDatabase } = await openStore(settings, { logger, chainKeys });
   const rulesAudit = createReloadAudit({ audit, logger, metrics });

@@ -24,6 +24,8 @@ export interface Metrics {
   readonly auditEvents: Counter<"action">;
   readonly auditPending: Gauge;
   readonly auditUnrecorded: Counter<"reason">;
+  /** ADMIN_JWKS_URL fetches that failed (the last keys may still serve for a while). */
+  readonly jwksFetchFailures: Counter;
   /** Rotations of the listeners' TLS files by result (success, error), and the certificate's expiry. */
   readonly tlsReloads: Counter<"result">;
   readonly tlsCertificateExpiry: Gauge;
@@ -95,6 +97,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ["reason"] as const,
     registers: [registry],
   });
+  const jwksFetchFailures = new Counter({
+    name: "floodgate_admin_jwks_fetch_failures_total",
+    help: "ADMIN_JWKS_URL fetches that failed; the last keys serve for a bounded time (docs/admin-auth.md).",
+    registers: [registry],
+  });
   const observer = decisionObserver(decisions);
   // Series that alerts watch with increase() must exist before their first event, or the first
   // reload failure or fallback would not show as an increase.
@@ -112,6 +119,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     auditEvents,
     auditPending,
     auditUnrecorded,
+    jwksFetchFailures,
     ...store,
     ...createListenerMetrics(registry),
     observer,

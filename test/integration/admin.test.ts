@@ -46,6 +46,21 @@ describe("admin API over gRPC, on Postgres", () => {
     await fixture.cleanup();
   });
 
+  it("exports the series the admin alerts watch before their first event (increase() misses a first one)", async () => {
+    const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+    for (const [method, result] of [
+      ["DeleteOverride", "replayed"],
+      ["DeleteOverride", "key_source"],
+      ["GetBucket", "key_source"],
+    ]) {
+      expect(text).toMatch(
+        new RegExp(`^floodgate_admin_requests_total\\{method="${method}",result="${result}"\\} \\d+$`, "m"),
+      );
+    }
+    // Reads cannot be replayed: no such series.
+    expect(text).not.toMatch(/method="GetBucket",result="replayed"/);
+  });
+
   it("sets, lists, applies and deletes an override, with one audit row per step", async () => {
     const set = (await admin.call("SetOverride", {
       target: { domain: "edge", entries: [{ key: "user", value: "mallory" }] },

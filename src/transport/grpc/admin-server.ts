@@ -33,8 +33,8 @@ export interface AdminServerDeps {
   readonly admin: AdminService;
   readonly authenticator: Authenticator;
   readonly logger: Logger;
-  /** floodgate_admin_requests_total{method,result}. */
-  readonly count: (method: string, result: string) => void;
+  /** floodgate_admin_requests_total{method,result}, by `by` (default 1; 0 creates the series). */
+  readonly count: (method: string, result: string, by?: number) => void;
 }
 
 type Handler = (ctx: AdminContext, request: never) => Promise<object>;
@@ -210,6 +210,11 @@ export function addAdminService(server: Server, deps: AdminServerDeps): void {
     const decode = decoders[method];
     if (decode === undefined) throw new Error(`admin.proto has no method ${method}`);
     impl[method] = adminUnary({ method, handle, decode }, deps, logRefusal);
+    // The shipped alerts watch these with increase(), which misses a series' first event unless
+    // the series already exists: a single replayed token is exactly the event to see.
+    for (const result of WRITES.has(method) ? ["key_source", "replayed"] : ["key_source"]) {
+      deps.count(method, result, 0);
+    }
   }
   server.addService(definition, impl);
 }
