@@ -58,6 +58,12 @@ export async function openLoopLatencies(
   return { latencies, failures };
 }
 
+/** The `q` quantile (0 to 1) of `values`, by nearest rank. */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
 /** `domain`, then `count` empty descriptors (field 2, length 0): 2 bytes each. */
 export function emptyDescriptors(domain: string, count: number): Buffer {
   const name = Buffer.from(domain);
