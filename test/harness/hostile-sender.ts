@@ -1,6 +1,6 @@
 /**
- * Hostile messages (issue 10, item 2), from a process of their own so that sending them does not
- * load the event loop being measured. Run as
+ * Hostile messages (docs/security.md, threat 2), from a process of their own so that sending
+ * them does not load the event loop being measured. Run as
  * `node dist/test/harness/hostile-sender.js <port> <domain> <count> <ms> [descriptors|entries]`
  * (built by `make build`, as bench/hostile-messages.ts imports it): it keeps 16 messages in
  * flight over 4 connections for <ms>, then reports how they were answered (an IPC message

@@ -88,7 +88,8 @@ describe("admin across replicas", () => {
     );
     expect(res.overall_code).toBe(OK);
     expect(res.statuses[0]!.current_limit?.requests_per_unit).toBe(7);
-    // /readyz answers anyone: the state only, never the reason (issue 10, item 8), and still ready.
+    // /readyz answers anyone: the state only, never the reason (docs/security.md, threat 8); and
+    // the service stays ready.
     const postgresState = async () => {
       const ready = await readyz(a.httpUrl);
       expect(ready.status).toBe(200);

@@ -6,9 +6,10 @@ import { heapResultOf } from "../../bench/report.js";
 import { track } from "../harness/processes.js";
 
 /**
- * Issue 10, item 7: bucket memory bounded in bytes, not only in count. Descriptor values of 1 KB
- * made of `{` (escaping triples them) cost ~6 KB per in-memory bucket and per Redis key before
- * keys were bounded; the target is ≤ 300 B of heap per bucket and ≤ 200 bytes per key.
+ * Bucket memory bounded in bytes, not only in count (docs/security.md, threat 7). Descriptor
+ * values of 1 KB made of `{` (escaping triples them) cost ~6 KB per in-memory bucket and per
+ * Redis key before keys were bounded; the target is ≤ 300 B of heap per bucket and ≤ 200 bytes
+ * per key.
  *
  * Measured by bench/local-heap.ts (as `make bench` does, built by `make test`) in a process of
  * its own: it needs --expose-gc, and a heap apart from the test runner's. Memory, not time: the
