@@ -18,6 +18,14 @@ export interface HeapResult {
   readonly line: string;
 }
 
+/** What bench/local-heap.ts printed for `buckets` buckets; undefined if the line is not its own. */
+export function heapResultOf(line: string, buckets: number): HeapResult | undefined {
+  const bytes = /(\d+) bytes per bucket/.exec(line)?.[1];
+  const keyBytes = /key (\d+) bytes/.exec(line)?.[1];
+  if (bytes === undefined || keyBytes === undefined) return undefined;
+  return { buckets, bytesPerBucket: Number(bytes), keyBytes: Number(keyBytes), line };
+}
+
 /** A normal call, and Floodgate's memory, while hostile messages are in flight (bench/hostile-messages.ts). */
 export interface HostileRun {
   readonly label: string;

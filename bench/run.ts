@@ -20,7 +20,7 @@ import { NODE_GENERATOR } from "./node-load.js";
 import type { BenchOptions } from "./options.js";
 import { readOptions } from "./options.js";
 import type { BenchResults, HeapResult, HostileRun, ScenarioId, ScenarioResult } from "./report.js";
-import { describeRun, notes, targets, textTable } from "./report.js";
+import { describeRun, heapResultOf, notes, targets, textTable } from "./report.js";
 import type { BenchServer, ServerId } from "./servers.js";
 import { startServers } from "./servers.js";
 import type { Shape } from "./workload.js";
@@ -125,10 +125,9 @@ function runScript(script: string, options: { flags?: string[]; args: string[] }
 async function heap(buckets: number, values: "realistic" | "hostile"): Promise<HeapResult> {
   const args = [String(buckets), ...(values === "hostile" ? ["hostile"] : [])];
   const line = await runScript("local-heap.js", { flags: ["--expose-gc"], args });
-  const bytes = /(\d+) bytes per bucket/.exec(line)?.[1];
-  const keyBytes = /key (\d+) bytes/.exec(line)?.[1];
-  if (bytes === undefined || keyBytes === undefined) throw new Error(`local-heap printed: ${line}`);
-  return { buckets, bytesPerBucket: Number(bytes), keyBytes: Number(keyBytes), line };
+  const result = heapResultOf(line, buckets);
+  if (result === undefined) throw new Error(`local-heap printed: ${line}`);
+  return result;
 }
 
 /** bench/hostile-messages.js: a normal call while hostile messages are in flight. */

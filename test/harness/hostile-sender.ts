@@ -1,13 +1,16 @@
 /**
- * Hostile ShouldRateLimit messages (issue 10, item 2), from a process of their own so that
- * sending them does not load the event loop being measured. Run as
- * `node dist/test/harness/hostile-sender.js <port> <domain> <descriptors> <ms>` (built by
- * `make build`, as bench/hostile-messages.ts imports it): it keeps 16 messages of <descriptors>
- * empty descriptors in flight over 4 connections for <ms>, then reports how they were answered
- * (an IPC message `{type: "done", answers}`, or a JSON line without an IPC channel).
+ * Hostile messages (docs/security.md, threat 2), from a process of their own so that sending
+ * them does not load the event loop being measured. Run as
+ * `node dist/test/harness/hostile-sender.js <port> <domain> <count> <ms> [descriptors|entries]`
+ * (built by `make build`, as bench/hostile-messages.ts imports it): it keeps 16 messages in
+ * flight over 4 connections for <ms>, then reports how they were answered (an IPC message
+ * `{type: "done", answers}`, or a JSON line without an IPC channel). The messages are a
+ * ShouldRateLimit of <count> empty descriptors (the default), or with `entries` a SetOverride
+ * whose target has <count> empty entries.
  */
 import type { Client } from "@grpc/grpc-js";
 import { credentials, makeGenericClientConstructor, status } from "@grpc/grpc-js";
+import protobuf from "protobufjs/minimal.js";
 import { fileURLToPath } from "node:url";
 import { rawMethod } from "./raw-grpc.js";
 
@@ -18,13 +21,12 @@ export type RawClient = Client & {
   call(req: Buffer, cb: (err: (Error & { code?: number }) | null) => void): void;
 };
 
-const Raw = makeGenericClientConstructor(
-  { call: rawMethod("/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit") },
-  "RawRls",
-);
+export const SHOULD_RATE_LIMIT = "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit";
+export const SET_OVERRIDE = "/floodgate.v1.Admin/SetOverride";
 
-/** A ShouldRateLimit client speaking bytes, on a connection of its own (no shared subchannel). */
-export function rawClient(port: number): RawClient {
+/** A client of the method at `path` speaking bytes, on a connection of its own (no shared subchannel). */
+export function rawClient(port: number, path = SHOULD_RATE_LIMIT): RawClient {
+  const Raw = makeGenericClientConstructor({ call: rawMethod(path) }, "Raw");
   return new Raw(`127.0.0.1:${port}`, credentials.createInsecure(), {
     "grpc.use_local_subchannel_pool": 1,
   }) as unknown as RawClient;
@@ -58,6 +60,12 @@ export async function openLoopLatencies(
   return { latencies, failures };
 }
 
+/** The `q` quantile (0 to 1) of `values`, by nearest rank. */
+export function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
 /** `domain`, then `count` empty descriptors (field 2, length 0): 2 bytes each. */
 export function emptyDescriptors(domain: string, count: number): Buffer {
   const name = Buffer.from(domain);
@@ -68,9 +76,35 @@ export function emptyDescriptors(domain: string, count: number): Buffer {
   ]);
 }
 
-async function attack(options: { port: number; domain: string; descriptors: number; ms: number }) {
-  const hostile = emptyDescriptors(options.domain, options.descriptors);
-  const clients = Array.from({ length: CONNECTIONS }, () => rawClient(options.port));
+/**
+ * A SetOverride whose target is `domain` and `count` empty entries (2 bytes each): valid
+ * protobuf, and one object per entry for a decoder that builds them all.
+ */
+export function emptyEntries(domain: string, count: number): Buffer {
+  const writer = protobuf.Writer.create();
+  writer.uint32(0x0a).fork().uint32(0x0a).string(domain);
+  for (let i = 0; i < count; i++) writer.uint32(0x12).uint32(0);
+  return Buffer.from(writer.ldelim().finish());
+}
+
+/** What the sender sends: the method, and the message for a domain and a count. */
+const KINDS = {
+  descriptors: { path: SHOULD_RATE_LIMIT, message: emptyDescriptors },
+  entries: { path: SET_OVERRIDE, message: emptyEntries },
+} as const;
+
+export type HostileKind = keyof typeof KINDS;
+
+async function attack(options: {
+  port: number;
+  domain: string;
+  count: number;
+  ms: number;
+  kind: HostileKind;
+}) {
+  const { path, message } = KINDS[options.kind];
+  const hostile = message(options.domain, options.count);
+  const clients = Array.from({ length: CONNECTIONS }, () => rawClient(options.port, path));
   const answers: Record<string, number> = {};
   const until = Date.now() + options.ms;
   await Promise.all(
@@ -86,12 +120,14 @@ async function attack(options: { port: number; domain: string; descriptors: numb
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [port, domain, descriptors, ms] = process.argv.slice(2);
+  const [port, domain, count, ms, kind = "descriptors"] = process.argv.slice(2);
+  if (!(kind in KINDS)) throw new Error(`unknown kind ${kind}: ${Object.keys(KINDS).join(" or ")}`);
   const answers = await attack({
     port: Number(port),
     domain: domain!,
-    descriptors: Number(descriptors),
+    count: Number(count),
     ms: Number(ms),
+    kind: kind as HostileKind,
   });
   if (process.send === undefined) process.stdout.write(`${JSON.stringify(answers)}\n`);
   else process.send({ type: "done", answers }, () => process.exit(0));

@@ -10,6 +10,7 @@ import { startLocalPostgres } from "../harness/postgres.js";
 import type { AdminFixture } from "./support/admin.js";
 import { adminFixture } from "./support/admin.js";
 import type { ProtoResponse } from "./support/floodgate.js";
+import { readyz, waitFor } from "./support/faults.js";
 import { call, OK, rlsRequest } from "./support/floodgate.js";
 
 const RULES =
@@ -87,6 +88,18 @@ describe("admin across replicas", () => {
     );
     expect(res.overall_code).toBe(OK);
     expect(res.statuses[0]!.current_limit?.requests_per_unit).toBe(7);
+    // /readyz answers anyone: the state only, never the reason (docs/security.md, threat 8); and
+    // the service stays ready.
+    const postgresState = async () => {
+      const ready = await readyz(a.httpUrl);
+      expect(ready.status).toBe(200);
+      return ready.components["postgres"];
+    };
+    await waitFor("/readyz to show postgres not ok", async () => (await postgresState()) !== "ok", {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
+    expect(await postgresState()).toBe("degraded");
 
     await postgres.startServer();
     const deadline = Date.now() + 10_000;
@@ -106,10 +119,14 @@ describe("admin across replicas", () => {
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(await limitOn(a, "back")).toBe(3);
+    await waitFor("/readyz to show postgres ok again", async () => (await postgresState()) === "ok", {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
     const rows = await fixture.query<{ n: string }>(
       `select count(*) as n from ${fixture.schema}.audit_events where reason = 'while down'`,
     );
     expect(rows[0]!.n).toBe("0");
     admin.close();
-  });
+  }, 45_000);
 });

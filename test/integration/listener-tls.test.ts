@@ -5,7 +5,8 @@ import type { ClientIdentity, ListenerTlsFiles } from "../harness/listener-tls.j
 import { generateListenerTlsFiles, grpcTls, httpsGet, tlsOptions } from "../harness/listener-tls.js";
 import { closedWithin, openRaw } from "../harness/raw-socket.js";
 import type { CheckLimitResult, TestServer } from "./support/floodgate.js";
-import { call, rateLimiterClient, startTestServer } from "./support/floodgate.js";
+import { call, startTestServer } from "./support/floodgate.js";
+import { checkLimitCode, healthzStatus } from "./support/tls-clients.js";
 import { loadSettings } from "../../src/config/settings.js";
 import { startFloodgate } from "../../src/main.js";
 
@@ -19,27 +20,9 @@ beforeAll(async () => {
 });
 afterAll(async () => files?.remove());
 
-/** CheckLimit on a client of its own: resolves with the gRPC status code (0 when answered). */
-async function checkLimitCode(server: TestServer, creds = credentials.createInsecure()): Promise<number> {
-  const client = rateLimiterClient(`127.0.0.1:${server.app.grpcPort}`, creds);
-  try {
-    const res = await call<CheckLimitResult>(client, "CheckLimit", { user_id: "alice" });
-    expect(res.allowed).toBe(true);
-    return status.OK;
-  } catch (error) {
-    return (error as { code: number }).code;
-  } finally {
-    client.close();
-  }
-}
-
-/** GET /healthz over HTTPS: the status, or "refused" when the connection failed. */
-async function healthz(server: TestServer, identity?: ClientIdentity): Promise<number | "refused"> {
-  try {
-    return (await httpsGet(`${server.httpUrl}/healthz`, tlsOptions(files.caCert, identity))).status;
-  } catch {
-    return "refused";
-  }
+/** GET /healthz over HTTPS, trusting the test CA: the status, or "refused". */
+function healthz(server: TestServer, identity?: ClientIdentity): Promise<number | "refused"> {
+  return healthzStatus(server.httpUrl, tlsOptions(files.caCert, identity));
 }
 
 /** A server on TLS with the first server certificate, and these settings besides. */
@@ -66,7 +49,7 @@ describe("TLS on both listeners", () => {
   it("serves gRPC over TLS, and refuses a plain-text client", async () => {
     const answer = await call<CheckLimitResult>(server.rateLimiter, "CheckLimit", { user_id: "alice" });
     expect(answer.allowed).toBe(true);
-    expect(await checkLimitCode(server)).toBe(status.UNAVAILABLE);
+    expect(await checkLimitCode(server.app.grpcPort, credentials.createInsecure())).toBe(status.UNAVAILABLE);
   });
 
   it("serves HTTPS, and refuses plain HTTP", async () => {
@@ -97,9 +80,11 @@ describe("mTLS on both listeners", () => {
   afterAll(async () => server?.stop());
 
   it("accepts a gRPC client whose certificate the CA signed, and no other", async () => {
-    expect(await checkLimitCode(server, grpcTls(files.caCert, client))).toBe(status.OK);
-    expect(await checkLimitCode(server, grpcTls(files.caCert))).toBe(status.UNAVAILABLE);
-    expect(await checkLimitCode(server, grpcTls(files.caCert, stranger))).toBe(status.UNAVAILABLE);
+    expect(await checkLimitCode(server.app.grpcPort, grpcTls(files.caCert, client))).toBe(status.OK);
+    expect(await checkLimitCode(server.app.grpcPort, grpcTls(files.caCert))).toBe(status.UNAVAILABLE);
+    expect(await checkLimitCode(server.app.grpcPort, grpcTls(files.caCert, stranger))).toBe(
+      status.UNAVAILABLE,
+    );
   });
 
   it("accepts an HTTPS client whose certificate the CA signed, and no other", async () => {

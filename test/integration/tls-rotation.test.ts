@@ -1,11 +1,13 @@
+import { status } from "@grpc/grpc-js";
 import { copyFile, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { Agent } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isDeepStrictEqual } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OpsClient } from "../harness/grpc-ops-client.js";
 import { healthRequest, opsClient, SERVING } from "../harness/grpc-ops-client.js";
-import type { ListenerTlsFiles } from "../harness/listener-tls.js";
+import type { ClientIdentity, ListenerTlsFiles } from "../harness/listener-tls.js";
 import {
   generateListenerTlsFiles,
   grpcTls,
@@ -15,6 +17,7 @@ import {
 } from "../harness/listener-tls.js";
 import type { CheckLimitResult, TestServer } from "./support/floodgate.js";
 import { call, startTestServer } from "./support/floodgate.js";
+import { checkLimitCode, healthzStatus } from "./support/tls-clients.js";
 
 /**
  * Issue 10 item 4: the TLS files are re-read when they change, without a restart and without
@@ -166,33 +169,53 @@ describe("TLS files rewritten in place (cert-manager)", () => {
  * A mounted Secret: tls.crt -> ..data/tls.crt, and ..data -> ..<timestamp>, which the kubelet
  * replaces by renaming a new link over ..data (one atomic step for every file).
  */
+class MountedSecret {
+  constructor(
+    readonly dir: string,
+    /** The Secret's file names, each to the file it starts with. */
+    private readonly initial: Record<string, string>,
+  ) {}
+
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+
+  async create(): Promise<void> {
+    await this.#version("..2026_01_01_00_00_00.1", this.initial);
+    await symlink("..2026_01_01_00_00_00.1", join(this.dir, "..data"));
+    for (const name of Object.keys(this.initial)) await symlink(`..data/${name}`, this.path(name));
+  }
+
+  /** The kubelet's update: a new version, ..data swapped to it, the old version removed. */
+  async swap(files: Record<string, string>): Promise<void> {
+    await this.#version("..2026_02_01_00_00_00.2", { ...this.initial, ...files });
+    await symlink("..2026_02_01_00_00_00.2", join(this.dir, "..data_tmp"));
+    await rename(join(this.dir, "..data_tmp"), join(this.dir, "..data"));
+    await rm(join(this.dir, "..2026_01_01_00_00_00.1"), { recursive: true });
+  }
+
+  async #version(name: string, files: Record<string, string>): Promise<void> {
+    await mkdir(join(this.dir, name));
+    for (const [file, source] of Object.entries(files)) await copyFile(source, join(this.dir, name, file));
+  }
+}
+
 describe("TLS files swapped by a Kubernetes Secret's ..data symlink", () => {
-  let dir: string;
+  let secret: MountedSecret;
   let server: TestServer;
   let held: HeldConnections;
 
-  async function version(name: string, certFile: string, keyFile: string): Promise<void> {
-    await mkdir(join(dir, name));
-    await copyFile(certFile, join(dir, name, "tls.crt"));
-    await copyFile(keyFile, join(dir, name, "tls.key"));
-  }
-
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "fg-tls-secret-"));
-    await version("..2026_01_01_00_00_00.1", files.serverCert, files.serverKey);
-    await symlink("..2026_01_01_00_00_00.1", join(dir, "..data"));
-    await symlink("..data/tls.crt", join(dir, "tls.crt"));
-    await symlink("..data/tls.key", join(dir, "tls.key"));
-    server = await startTls(join(dir, "tls.crt"), join(dir, "tls.key"));
+    const dir = await mkdtemp(join(tmpdir(), "fg-tls-secret-"));
+    secret = new MountedSecret(dir, { "tls.crt": files.serverCert, "tls.key": files.serverKey });
+    await secret.create();
+    server = await startTls(secret.path("tls.crt"), secret.path("tls.key"));
     held = await holdConnections(server);
   });
-  afterAll(async () => release({ held, server, dir }));
+  afterAll(async () => release({ held, server, dir: secret?.dir }));
 
   it("serves the new certificate to new connections, and keeps the open ones", async () => {
-    await version("..2026_02_01_00_00_00.2", files.rotatedCert, files.rotatedKey);
-    await symlink("..2026_02_01_00_00_00.2", join(dir, "..data_tmp"));
-    await rename(join(dir, "..data_tmp"), join(dir, "..data"));
-    await rm(join(dir, "..2026_01_01_00_00_00.1"), { recursive: true });
+    await secret.swap({ "tls.crt": files.rotatedCert, "tls.key": files.rotatedKey });
     await until("new connections see the rotated certificate", async () => {
       const now = await served(server);
       return now.grpc === "server-rotated" && now.http === "server-rotated";
@@ -203,3 +226,63 @@ describe("TLS files swapped by a Kubernetes Secret's ..data symlink", () => {
     ).toEqual([]);
   });
 });
+
+/**
+ * TLS_CLIENT_CA_FILE rotated from the CA that signed "client" to the one that signed
+ * "other-client" (both listeners share one CA provider: tls-credentials.ts for gRPC,
+ * setSecureContext in listener.ts for HTTP). Each client is asked on new connections.
+ */
+describe.each(["rewritten in place", "swapped by the ..data symlink"] as const)(
+  "mTLS client CA %s",
+  (how) => {
+    let secret: MountedSecret;
+    let server: TestServer;
+    const before: ClientIdentity = { cert: "", key: "" };
+    const after: ClientIdentity = { cert: "", key: "" };
+
+    /** Whether a client gets in on a new connection: the gRPC status and the HTTP one. */
+    const admitted = async (identity: ClientIdentity) => ({
+      grpc: await checkLimitCode(server.app.grpcPort, grpcTls(files.caCert, identity)),
+      http: await healthzStatus(server.httpUrl, tlsOptions(files.caCert, identity)),
+    });
+    const IN = { grpc: status.OK, http: 200 };
+    const OUT = { grpc: status.UNAVAILABLE, http: "refused" };
+
+    beforeAll(async () => {
+      Object.assign(before, { cert: files.clientCert, key: files.clientKey });
+      Object.assign(after, { cert: files.otherClientCert, key: files.otherClientKey });
+      const dir = await mkdtemp(join(tmpdir(), "fg-tls-client-ca-"));
+      const initial = { "tls.crt": files.serverCert, "tls.key": files.serverKey, "ca.crt": files.caCert };
+      secret = new MountedSecret(dir, initial);
+      if (how === "swapped by the ..data symlink") await secret.create();
+      else for (const [name, source] of Object.entries(initial)) await copyFile(source, secret.path(name));
+      server = await startTestServer({
+        rules: { "api.yaml": "domain: api\n" },
+        memory: true,
+        env: {
+          TLS_CERT_FILE: secret.path("tls.crt"),
+          TLS_KEY_FILE: secret.path("tls.key"),
+          TLS_CLIENT_CA_FILE: secret.path("ca.crt"),
+        },
+        credentials: grpcTls(files.caCert, before),
+      });
+    });
+    afterAll(async () => release({ server, dir: secret?.dir }));
+
+    it("lets in clients of the new CA only, and keeps the open connections", async () => {
+      expect(await admitted(before)).toEqual(IN);
+      expect(await admitted(after)).toEqual(OUT);
+      // server.rateLimiter holds a connection made with the first CA's client certificate.
+      const open = () => call<CheckLimitResult>(server.rateLimiter, "CheckLimit", { user_id: "held" });
+      expect((await open()).allowed).toBe(true);
+
+      if (how === "swapped by the ..data symlink") await secret.swap({ "ca.crt": files.otherCaCert });
+      else await writeFile(secret.path("ca.crt"), await readFile(files.otherCaCert));
+      await until("a client of the new CA gets in on both listeners", async () =>
+        isDeepStrictEqual(await admitted(after), IN),
+      );
+      expect(await admitted(before)).toEqual(OUT);
+      expect((await open()).allowed).toBe(true);
+    });
+  },
+);

@@ -1,4 +1,4 @@
-import type { ChannelCredentials, Client, ServiceClientConstructor } from "@grpc/grpc-js";
+import type { ChannelCredentials, ChannelOptions, Client, ServiceClientConstructor } from "@grpc/grpc-js";
 import { credentials, makeGenericClientConstructor } from "@grpc/grpc-js";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -53,9 +53,13 @@ function lookup(path: string): ServiceClientConstructor {
 }
 
 /** A floodgate.v1.RateLimiter client of its own (for example with other TLS credentials). */
-export function rateLimiterClient(address: string, creds: ChannelCredentials): UnaryClient {
+export function rateLimiterClient(
+  address: string,
+  creds: ChannelCredentials,
+  options?: ChannelOptions,
+): UnaryClient {
   const RateLimiter = lookup("floodgate.v1.RateLimiter");
-  return new RateLimiter(address, creds) as unknown as UnaryClient;
+  return new RateLimiter(address, creds, options) as unknown as UnaryClient;
 }
 
 /** A client that knows nothing of our .proto files: bytes in, bytes out. */
