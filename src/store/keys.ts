@@ -23,7 +23,7 @@ import { createHash } from "node:crypto";
  *
  * Bounded whatever the input (docs/security.md, threat 7): a tag or a rest longer than 56
  * characters, or holding any character outside ASCII, is replaced by `%H` and 22 characters
- * (132 bits) of the SHA-256 of its escaped text. A key is thus at most the prefix plus 133 bytes in Redis (2 braces,
+ * (132 bits) of the SHA-256 of its raw parts (digestOf). A key is thus at most the prefix plus 133 bytes in Redis (2 braces,
  * 2 × 56, and a limit of at most 19; all ASCII: one byte each in UTF-8 and in V8's heap), so at
  * most 197 bytes with a 64-character prefix, and the same tag still gives the same slot. A digest
  * never equals a literal segment (a literal never contains `%H`), and two segments share a digest
@@ -50,71 +50,58 @@ const DIGEST_MARK = "%H";
 const LIMIT_MARK = "%L";
 const DIGEST_CHARS = 22;
 
-/**
- * The part escaped. When `literal`, undefined if it is too long or holds a character outside
- * ASCII: its segment will be digested.
- */
-function keyPart(part: string, literal: boolean): string | undefined {
-  if (literal && part.length > MAX_LITERAL_SEGMENT) return undefined;
+/** A short ASCII part escaped, or undefined for a part outside ASCII (its segment is digested). */
+function escapedPart(part: string): string | undefined {
   if (!SPECIAL.test(part)) return part;
-  if (literal && NON_ASCII.test(part)) return undefined;
+  if (NON_ASCII.test(part)) return undefined;
   return part.replace(ESCAPED, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /**
- * The key's pieces, to be joined: `prefix`, `{`, the tag's 1 or 4 pieces (domain, then `|`, key,
- * `=`, value), `}`, then 4 pieces per other entry. When `literal`, undefined as soon as the tag
- * or the rest cannot stay literal (too long, or not ASCII).
+ * `%H` and the SHA-256 of the segment's raw parts, each with its length in front, so that the
+ * encoding is unambiguous without escaping anything: a hostile value of 500,000 characters to
+ * escape is hashed, never rewritten one character at a time (docs/security.md, threat 2). UTF-16
+ * code units in, so that every JS string (even an ill-formed one) has its own digest.
  */
-function keyParts(
-  prefix: string,
-  { domain, entries }: { domain: string; entries: readonly KeyEntry[] },
-  literal: boolean,
-): string[] | undefined {
-  const escapedDomain = keyPart(domain, literal);
-  if (escapedDomain === undefined) return undefined;
-  const parts = [prefix, "{", escapedDomain];
-  let segment = escapedDomain.length;
-  for (let i = 0; i < entries.length; i++) {
-    const entry = entries[i]!;
-    const key = keyPart(entry.key, literal);
-    const value = keyPart(entry.value, literal);
-    if (key === undefined || value === undefined) return undefined;
-    if (i === 1) {
-      parts.push("}");
-      segment = 0;
-    }
-    parts.push("|", key, "=", value);
-    segment += 2 + key.length + value.length;
-    if (literal && segment > MAX_LITERAL_SEGMENT) return undefined;
+function digestOf(raw: readonly string[]): string {
+  const hash = createHash("sha256");
+  for (const part of raw) hash.update(`${part.length}:`).update(part, "utf16le");
+  return DIGEST_MARK + hash.digest("base64url").slice(0, DIGEST_CHARS);
+}
+
+/**
+ * A tag (`domain` or `domain|key=value`) or a rest (`|key=value` per entry): literal when it is
+ * ASCII and at most MAX_LITERAL_SEGMENT characters once escaped, digested otherwise. A part too
+ * long for any literal is never escaped: the length check comes first.
+ */
+function segment(raw: readonly string[], isTag: boolean): string {
+  let length = 0;
+  for (const part of raw) length += part.length;
+  if (length > MAX_LITERAL_SEGMENT) return digestOf(raw);
+  const pieces: string[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const part = escapedPart(raw[i]!);
+    if (part === undefined) return digestOf(raw);
+    // The tag is domain|key=value; the rest |key=value|key=value...: a separator before each part
+    // but the tag's first, `|` before a key and `=` before a value.
+    const keyAt = isTag ? i % 2 === 1 : i % 2 === 0;
+    if (i > 0 || !isTag) pieces.push(keyAt ? "|" : "=");
+    pieces.push(part);
   }
-  if (literal && segment > MAX_LITERAL_SEGMENT) return undefined;
-  if (entries.length <= 1) parts.push("}");
-  return parts;
-}
-
-/** UTF-16 code units in, so that every JS string (even an ill-formed one) has its own digest. */
-function bounded(segment: string): string {
-  if (segment.length <= MAX_LITERAL_SEGMENT && !NON_ASCII.test(segment)) return segment;
-  const digest = createHash("sha256").update(segment, "utf16le").digest("base64url");
-  return DIGEST_MARK + digest.slice(0, DIGEST_CHARS);
-}
-
-function digestedKey(parts: readonly string[]): string {
-  const tagEnd = parts.length === 4 ? 3 : 7;
-  const tag = parts.slice(2, tagEnd).join("");
-  const rest = parts.slice(tagEnd + 1).join("");
-  return [parts[0], "{", bounded(tag), "}", bounded(rest)].join("");
+  const text = pieces.join("");
+  return text.length > MAX_LITERAL_SEGMENT ? digestOf(raw) : text;
 }
 
 /**
  * Built with join, not concatenation: concatenation leaves a tree of V8 cons strings that a Map
  * key keeps alive whole (measured: 440 bytes per in-memory bucket, against 169 with a flat key).
- * Most keys are short and ASCII, built once; the others are built again, then digested.
  */
 export function bucketKey(prefix: string, domain: string, entries: readonly KeyEntry[]): string {
-  const literal = keyParts(prefix, { domain, entries }, true);
-  return literal?.join("") ?? digestedKey(keyParts(prefix, { domain, entries }, false)!);
+  const first = entries[0];
+  const tag = first === undefined ? [domain] : [domain, first.key, first.value];
+  const rest: string[] = [];
+  for (let i = 1; i < entries.length; i++) rest.push(entries[i]!.key, entries[i]!.value);
+  return [prefix, "{", segment(tag, true), "}", segment(rest, false)].join("");
 }
 
 /** The bucket of a descriptor `limit` override: the key the rules use for it, plus that limit. */

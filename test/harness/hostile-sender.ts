@@ -1,7 +1,7 @@
 /**
  * Hostile messages (docs/security.md, threat 2), from a process of their own so that sending
  * them does not load the event loop being measured. Run as
- * `node dist/test/harness/hostile-sender.js <port> <domain> <count> <ms> [descriptors|entries]`
+ * `node dist/test/harness/hostile-sender.js <port> <domain> <count> <ms> [descriptors|entries|value]`
  * (built by `make build`, as bench/hostile-messages.ts imports it): it keeps 16 messages in
  * flight over 4 connections for <ms>, then reports how they were answered (an IPC message
  * `{type: "done", answers}`, or a JSON line without an IPC channel). The messages are a
@@ -87,10 +87,23 @@ export function emptyEntries(domain: string, count: number): Buffer {
   return Buffer.from(writer.ldelim().finish());
 }
 
+/**
+ * A ShouldRateLimit of one descriptor [(user, <count × "{">)]: a value is the client's data, taken
+ * whatever its length, and `{` is a character the bucket key must not carry as it is.
+ */
+export function longValue(domain: string, count: number): Buffer {
+  const writer = protobuf.Writer.create();
+  writer.uint32(0x0a).string(domain);
+  writer.uint32(0x12).fork().uint32(0x0a).fork();
+  writer.uint32(0x0a).string("user").uint32(0x12).string("{".repeat(count));
+  return Buffer.from(writer.ldelim().ldelim().finish());
+}
+
 /** What the sender sends: the method, and the message for a domain and a count. */
 const KINDS = {
   descriptors: { path: SHOULD_RATE_LIMIT, message: emptyDescriptors },
   entries: { path: SET_OVERRIDE, message: emptyEntries },
+  value: { path: SHOULD_RATE_LIMIT, message: longValue },
 } as const;
 
 export type HostileKind = keyof typeof KINDS;
