@@ -2,8 +2,9 @@ import { FloodgateError } from "../domain/errors.js";
 import type { ChainRow } from "./chain-row.js";
 import { chainColumns, rowHash } from "./chain-row.js";
 import type { Checkpoint } from "./pg-checkpoints.js";
-import { checkpointProblem, latestCheckpoint, rowWithSeal, saveCheckpoint } from "./pg-checkpoints.js";
+import { checkpointProblem, latestCheckpoint, saveCheckpoint } from "./pg-checkpoints.js";
 import type { Db } from "./pg-db.js";
+import { rowWithSeal } from "./pg-sealed-rows.js";
 import type { VerifyOptions, VerifyResult } from "./types.js";
 import type { Broken, Position } from "./verify-checks.js";
 import {
