@@ -502,6 +502,60 @@ describe("checkpoints", () => {
   });
 });
 
+describe("checkpoints, bounded", () => {
+  const checkpoints = async (c: Chain) =>
+    (
+      await fx.db.query<{ event_id: string; trusted: boolean }>(
+        `select event_id::text, mac <> $1 as trusted from ${c.s}.audit_checkpoints order by id`,
+        ["f".repeat(64)],
+      )
+    ).map((r) => `${r.event_id}${r.trusted ? "" : " forged"}`);
+  /** Cancelled as soon as the walk has asked once (after its first batch). */
+  const cancelledAfterOneBatch = (): AbortSignal => {
+    let asked = 0;
+    return {
+      get aborted() {
+        return ++asked > 1;
+      },
+    } as AbortSignal;
+  };
+
+  it("saves one only past the newest trusted one, however often a reader verifies or cancels", async () => {
+    const c = await chain(3);
+    for (let i = 0; i < 4; i++) {
+      expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true });
+      expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true });
+      await expect(
+        c.store.verifyAuditLog({ full: true, signal: cancelledAfterOneBatch() }),
+      ).rejects.toMatchObject({ message: "audit verification cancelled" });
+    }
+    expect(await checkpoints(c)).toEqual([c.ids[2]]);
+    await c.append(2);
+    expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true });
+    expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true });
+    expect(await checkpoints(c)).toEqual([c.ids[2], c.ids[4]]);
+  });
+
+  it("is not kept from saving one by a forged checkpoint further on", async () => {
+    const c = await chain(3);
+    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true });
+    await c.append(2);
+    const app = new pg.Client(c.appUrl);
+    await app.connect();
+    try {
+      await app.query(
+        `insert into ${c.s}.audit_checkpoints (event_id, hash, key_id, mac)
+         select id, hash, $1, $2 from ${c.s}.audit_events order by id desc limit 1`,
+        [KEYS.current.id, "f".repeat(64)],
+      );
+    } finally {
+      await app.end();
+    }
+    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, resumedFrom: c.ids[2], checked: 2 });
+    expect(await checkpoints(c)).toEqual([c.ids[2], `${c.ids[4]} forged`, c.ids[4]]);
+  });
+});
+
 describe("one verification at a time, and cancellation", () => {
   it("refuses a second concurrent call on the same store", async () => {
     const c = await chain(2);
