@@ -1,4 +1,5 @@
-import { quoteSchema } from "./pg-errors.js";
+import { FloodgateError } from "../domain/errors.js";
+import { isSqlName, quoteSchema } from "./pg-errors.js";
 
 /**
  * What the application role (`serve`) needs on the schema: read, append, and change overrides;
@@ -19,10 +20,14 @@ export function appRoleGrants(schema: string, role: string): string[] {
 }
 
 /** A role name we are willing to splice into SQL: the rule of schema names. */
+export function isRoleName(role: string): boolean {
+  return isSqlName(role);
+}
+
+export const ROLE_NAME_RULE = "lower-case letters, digits and _ only";
+
+/** Callers (`floodgate migrate --grant-to`) check isRoleName first: a bad one here is our bug. */
 function quoteRole(role: string): string {
-  try {
-    return quoteSchema(role);
-  } catch {
-    throw new Error(`invalid role name ${JSON.stringify(role)}: lower-case letters, digits and _ only`);
-  }
+  if (!isRoleName(role)) throw new FloodgateError("INTERNAL", "invalid role name");
+  return `"${role}"`;
 }

@@ -1,5 +1,6 @@
 import pg from "pg";
 import type { Settings } from "../config/settings.js";
+import { SettingsError } from "../config/settings.js";
 import { appRoleGrants } from "./grants.js";
 import { quoteSchema, secretsOf, toFloodgateError } from "./pg-errors.js";
 import { MIGRATION_LOCK_SQL, MIGRATIONS } from "./schema-sql.js";
@@ -115,7 +116,11 @@ export async function runMigrations(
     });
     return { ...result, target: "postgres" };
   }
-  if (options.grantTo !== undefined) throw new Error("--grant-to needs DATABASE_URL (a real Postgres)");
+  if (options.grantTo !== undefined) {
+    throw new SettingsError([
+      "DATABASE_URL: migrate --grant-to needs a real Postgres (the embedded database has no roles to grant)",
+    ]);
+  }
   const { startEmbeddedPostgres } = await import("./embedded.js");
   const embedded = await startEmbeddedPostgres({ dataDir: settings.adminDataDir });
   try {

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { DescriptorEntry } from "../domain/rules.js";
+import { contentProblem, sentColumns } from "./append-checks.js";
 import type { Db } from "./pg-db.js";
 import type { AuditRow } from "./pg-rows.js";
 import { AUDIT_COLUMNS, clampPageSize, decodePageToken, toAuditEvent, toPage } from "./pg-rows.js";
@@ -11,40 +12,40 @@ import { SYSTEM_ACTOR } from "./types.js";
 
 export type AuditInsert = AuditEntry;
 
-function jsonParam(value: unknown): string | null {
-  return value === undefined || value === null ? null : JSON.stringify(value);
-}
-
 /**
  * Appends one row inside the caller's transaction, and its seal when a chain key is set. id, at,
  * prev_hash and hash are set by the database's insert trigger (under the chain lock, from the
- * database clock), whatever we send.
+ * database clock), whatever we send. The trigger lives in the schema, so the row it hands back is
+ * checked against what was sent before anything vouches for it (docs/audit-log.md, "Seals").
  */
 export async function insertAudit(
   client: pg.ClientBase,
   options: { db: Db; event: AuditInsert },
 ): Promise<string> {
   const { db, event } = options;
+  const sent = sentColumns(event);
   const result = await client.query<ChainRow>(
     `insert into ${db.s}.audit_events as e
        (actor_sub, actor_iss, actor_jti, action, domain, target, before, after, reason, request_id)
      values ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10)
      returning ${chainColumns("e")}`,
     [
-      event.actor.sub,
-      event.actor.iss,
-      event.actor.jti ?? null,
-      event.action,
-      event.domain ?? null,
-      jsonParam(event.target),
-      jsonParam(event.before),
-      jsonParam(event.after),
-      event.reason ?? null,
-      event.requestId ?? null,
+      sent.actor_sub,
+      sent.actor_iss,
+      sent.actor_jti,
+      sent.action,
+      sent.domain,
+      sent.target,
+      sent.before,
+      sent.after,
+      sent.reason,
+      sent.request_id,
     ],
   );
   const row = result.rows[0];
-  if (row === undefined) throw new Error("audit insert returned no row");
+  if (row === undefined) throw db.refuseAppend({ id: "none", problem: "the insert returned no row" });
+  const problem = contentProblem(row, sent);
+  if (problem !== undefined) throw db.refuseAppend({ id: row.id, problem });
   await sealAppended(client, { db, row });
   return row.id;
 }

@@ -3,7 +3,7 @@ import type { ChainKeys } from "./chain-key.js";
 import { embeddedStoreOptions } from "./embedded-registry.js";
 import { migrateDatabase } from "./migrations.js";
 import { listAuditEvents, recordRulesReload, resetBucket } from "./pg-audit-log.js";
-import type { PoolOptions } from "./pg-db.js";
+import type { AppendRefusal, PoolOptions } from "./pg-db.js";
 import { Db } from "./pg-db.js";
 import { listenForChanges } from "./pg-listen.js";
 import { prepareChain } from "./pg-seals.js";
@@ -43,6 +43,11 @@ export interface PgAuditStoreOptions {
   readonly migrate?: boolean;
   /** AUDIT_CHAIN_KEY_FILE's keys: every append is sealed, and verification checks the seals. */
   readonly chainKeys?: ChainKeys;
+  /**
+   * An append refused because the database handed back a row, or a chain before it, that
+   * Floodgate did not write (a tampered trigger or log); the change is not made. Log it as an error.
+   */
+  readonly onAppendRefused?: (refusal: AppendRefusal) => void;
 }
 
 /** In-process change listeners (the "local" notification mode). */
@@ -176,6 +181,13 @@ export async function createPgAuditStore(options: PgAuditStoreOptions): Promise<
   const onError = settled.onError ?? (() => undefined);
   const { connectionString, schema } = settled;
   if (settled.migrate ?? true) await migrateDatabase({ connectionString, schema });
-  const db = new Db({ connectionString, schema, pool: settled.pool, chainKeys: settled.chainKeys, onError });
+  const db = new Db({
+    connectionString,
+    schema,
+    pool: settled.pool,
+    chainKeys: settled.chainKeys,
+    onError,
+    onAppendRefused: settled.onAppendRefused,
+  });
   return new PgAuditStore(db, { ...settled, onError });
 }

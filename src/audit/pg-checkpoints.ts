@@ -1,9 +1,9 @@
 import type { ChainKeys } from "./chain-key.js";
 import { hmacHex } from "./chain-key.js";
-import type { ChainRow } from "./chain-row.js";
-import { chainColumns, rowHash } from "./chain-row.js";
+import { rowHash } from "./chain-row.js";
 import type { Db } from "./pg-db.js";
-import type { Broken, Position, StoredSeal } from "./verify-checks.js";
+import { rowWithSeal } from "./pg-sealed-rows.js";
+import type { Broken, Position } from "./verify-checks.js";
 
 /**
  * Verification checkpoints (docs/audit-log.md, "Checkpoints"): where a walk that found nothing
@@ -39,7 +39,13 @@ function macOf(db: Db, secret: Buffer, position: Position): string {
   ]);
 }
 
+/**
+ * Saves a checkpoint at `position` unless the newest trusted one is already there or further on:
+ * a reader that verifies (or cancels) in a loop must not grow the append-only table.
+ */
 export async function saveCheckpoint(db: Db, position: Position): Promise<void> {
+  const newest = await latestCheckpoint(db, []);
+  if (newest !== undefined && BigInt(newest.position.id) >= BigInt(position.id)) return;
   const key = db.chainKeys?.current;
   await db.query(
     `insert into ${db.s}.audit_checkpoints (event_id, hash, seal, key_id, mac) values ($1, $2, $3, $4, $5)`,
@@ -82,28 +88,6 @@ export async function latestCheckpoint(db: Db, notes: string[]): Promise<Checkpo
       notes.push(`ignored checkpoint #${row.number}: its HMAC does not verify (forged)`);
   }
   return undefined;
-}
-
-/** The row of `id` as the verifier reads it, with its seal if it has one and the seal before it. */
-export async function rowWithSeal(
-  db: Db,
-  id: string,
-): Promise<{ row: ChainRow; stored: StoredSeal | undefined; prevSeal: string | undefined } | undefined> {
-  const rows = await db.query<
-    ChainRow & { seal: string | null; key_id: string | null; prev_seal: string | null }
-  >(
-    `select ${chainColumns("e")}, k.seal, k.key_id,
-            (select p.seal from ${db.s}.audit_seals p where p.event_id < e.id
-              order by p.event_id desc limit 1) as prev_seal
-       from ${db.s}.audit_events e left join ${db.s}.audit_seals k on k.event_id = e.id
-      where e.id = $1`,
-    [id],
-  );
-  const found = rows[0];
-  if (found === undefined) return undefined;
-  const stored =
-    found.seal === null || found.key_id === null ? undefined : { seal: found.seal, keyId: found.key_id };
-  return { row: found, stored, prevSeal: found.prev_seal ?? undefined };
 }
 
 /**

@@ -1,6 +1,7 @@
 import pg from "pg";
+import { FloodgateError } from "../domain/errors.js";
 import type { ChainKeys } from "./chain-key.js";
-import { quoteSchema, secretsOf, toFloodgateError } from "./pg-errors.js";
+import { quoteSchema, secretsOf, toFloodgateError, UNAVAILABLE_MESSAGE } from "./pg-errors.js";
 
 /**
  * Timeouts chosen so that, with Postgres down or stuck, an admin write fails in about two seconds
@@ -8,6 +9,12 @@ import { quoteSchema, secretsOf, toFloodgateError } from "./pg-errors.js";
  */
 export const CONNECTION_TIMEOUT_MS = 2000;
 export const STATEMENT_TIMEOUT_MS = 5000;
+
+/** An audit append Floodgate refused to seal: the row the database handed back, and why. */
+export interface AppendRefusal {
+  readonly id: string;
+  readonly problem: string;
+}
 
 export interface PoolOptions {
   /** Pool size (default 5; embedded PGlite needs 1). */
@@ -44,6 +51,7 @@ export class Db {
   readonly s: string;
   readonly secrets: readonly string[];
   readonly chainKeys: ChainKeys | undefined;
+  private readonly onAppendRefused: (refusal: AppendRefusal) => void;
 
   constructor(options: {
     connectionString: string;
@@ -51,10 +59,12 @@ export class Db {
     pool: PoolOptions | undefined;
     chainKeys: ChainKeys | undefined;
     onError: (err: unknown) => void;
+    onAppendRefused: ((refusal: AppendRefusal) => void) | undefined;
   }) {
     this.schema = options.schema;
     this.s = quoteSchema(options.schema);
     this.chainKeys = options.chainKeys;
+    this.onAppendRefused = options.onAppendRefused ?? (() => undefined);
     this.secrets = secretsOf(options.connectionString);
     this.pool = new pg.Pool({
       ...clientConfig(options.connectionString),
@@ -64,6 +74,20 @@ export class Db {
     // An idle client whose server went away emits 'error'; the pool then discards it. Without a
     // handler that event would crash the process.
     this.pool.on("error", (err) => options.onError(this.wrap(err)));
+  }
+
+  /**
+   * Reports an audit row the database handed back that Floodgate will not seal, and returns the
+   * error to throw: the transaction rolls back and the caller sees UNAVAILABLE, as for any
+   * database failure (docs/audit-log.md, "Seals").
+   */
+  refuseAppend(refusal: AppendRefusal): FloodgateError {
+    this.onAppendRefused(refusal);
+    return new FloodgateError(
+      "UNAVAILABLE",
+      UNAVAILABLE_MESSAGE,
+      `audit append refused, row ${refusal.id}: ${refusal.problem}`,
+    );
   }
 
   wrap(error: unknown): Error {

@@ -2,11 +2,16 @@ import { FloodgateError, isFloodgateError } from "../domain/errors.js";
 
 export const UNAVAILABLE_MESSAGE = "audit store unavailable";
 
-/** A schema name we are willing to splice into SQL (the same rule as DATABASE_SCHEMA). */
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** A name we are willing to splice into SQL (the rule of DATABASE_SCHEMA, and of role names). */
+const SQL_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+export function isSqlName(name: string): boolean {
+  return SQL_NAME.test(name);
+}
+
+/** Settings checked the name already: a bad one here is our bug. */
 export function quoteSchema(schema: string): string {
-  if (!SCHEMA_NAME.test(schema)) throw new FloodgateError("INTERNAL", "invalid database schema name");
+  if (!isSqlName(schema)) throw new FloodgateError("INTERNAL", "invalid database schema name");
   return `"${schema}"`;
 }
 

@@ -1,8 +1,10 @@
 import type pg from "pg";
+import { sealLink } from "./append-checks.js";
 import type { ChainKeys } from "./chain-key.js";
 import type { ChainRow } from "./chain-row.js";
 import { chainColumns, GENESIS_HASH, rowHash, sealOf } from "./chain-row.js";
 import type { Db } from "./pg-db.js";
+import { appendState } from "./pg-sealed-rows.js";
 import type { ChainReport } from "./types.js";
 
 /**
@@ -10,19 +12,11 @@ import type { ChainReport } from "./types.js";
  * seal, while the chain lock is held, so seals are appended in id order like the rows.
  */
 
-async function lastSeal(client: pg.ClientBase, s: string): Promise<string> {
-  const last = await client.query<{ seal: string }>(
-    `select seal from ${s}.audit_seals order by event_id desc limit 1`,
-  );
-  return last.rows[0]?.seal ?? GENESIS_HASH;
-}
-
 async function insertSeal(
   client: pg.ClientBase,
-  options: { s: string; keys: ChainKeys; row: ChainRow; adopted: boolean },
+  options: { s: string; keys: ChainKeys; row: ChainRow; prevSeal: string; adopted: boolean },
 ): Promise<void> {
-  const { s, keys, row, adopted } = options;
-  const prevSeal = await lastSeal(client, s);
+  const { s, keys, row, prevSeal, adopted } = options;
   // The hash as Floodgate computes it from the row, not as the database's trigger stored it.
   const seal = sealOf(keys.current, { prevSeal, id: row.id, hash: rowHash(row) });
   await client.query(
@@ -31,11 +25,17 @@ async function insertSeal(
   );
 }
 
-/** Seals a row just appended, in its transaction (the insert trigger holds the chain lock). */
+/**
+ * Seals a row just appended, in its transaction (the insert trigger holds the chain lock), once
+ * `sealLink` finds it linked to the newest row, whose seal verifies; otherwise the append is
+ * refused. The caller has already checked that the row holds what it sent.
+ */
 export async function sealAppended(client: pg.ClientBase, options: { db: Db; row: ChainRow }): Promise<void> {
   const { db, row } = options;
   if (db.chainKeys === undefined) return;
-  await insertSeal(client, { s: db.s, keys: db.chainKeys, row, adopted: false });
+  const link = sealLink(db.chainKeys, await appendState(client, { s: db.s, appended: row }));
+  if ("problem" in link) throw db.refuseAppend({ id: row.id, problem: link.problem });
+  await insertSeal(client, { s: db.s, keys: db.chainKeys, row, prevSeal: link.prevSeal, adopted: false });
 }
 
 /**
@@ -58,7 +58,7 @@ async function sealOnFirstUse(db: Db, keys: ChainKeys): Promise<{ adopted?: stri
     );
     const row = head.rows[0];
     if (row === undefined) return {};
-    await insertSeal(client, { s: db.s, keys, row, adopted: true });
+    await insertSeal(client, { s: db.s, keys, row, prevSeal: GENESIS_HASH, adopted: true });
     return { adopted: row.id };
   });
 }

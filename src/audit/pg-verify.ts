@@ -1,9 +1,11 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { FloodgateError } from "../domain/errors.js";
 import type { ChainRow } from "./chain-row.js";
 import { chainColumns, rowHash } from "./chain-row.js";
 import type { Checkpoint } from "./pg-checkpoints.js";
-import { checkpointProblem, latestCheckpoint, rowWithSeal, saveCheckpoint } from "./pg-checkpoints.js";
+import { checkpointProblem, latestCheckpoint, saveCheckpoint } from "./pg-checkpoints.js";
 import type { Db } from "./pg-db.js";
+import { rowWithSeal } from "./pg-sealed-rows.js";
 import type { VerifyOptions, VerifyResult } from "./types.js";
 import type { Broken, Position } from "./verify-checks.js";
 import {
@@ -20,7 +22,16 @@ import {
  * checkpoint (or the first row), recomputing every hash, link and seal in TypeScript from column
  * values, and stops at the first broken row.
  */
-const BATCH = 2000;
+
+/**
+ * A walk must not hold up ShouldRateLimit (Envoy waits 20 ms) however long the log, so no stretch
+ * of it runs long without a turn of the event loop. A batch's rows arrive in one turn (the socket
+ * is read until empty, and pg parses every row it holds): 500 rows take about 3 ms to parse here,
+ * 2000 took about 10 (docs/audit-log.md, "Verification"). Their checks then run ROWS_PER_TURN at a
+ * time, about 1 ms of hashing and HMAC each.
+ */
+const BATCH = 500;
+const ROWS_PER_TURN = 100;
 /** A long walk leaves a checkpoint this often, so a cancelled one is not repeated from scratch. */
 const CHECKPOINT_EVERY = 100_000;
 
@@ -28,9 +39,14 @@ type WalkItem = { n: string; seal: string | null; key_id: string | null } & (
   ChainRow | { [K in keyof ChainRow]: null }
 );
 
+/** bigint's largest value: no upper bound for the seals of the last batch. */
+const MAX_BIGINT = "9223372036854775807";
+
 /**
  * One batch after `after`: rows and seals side by side in one statement (one snapshot), so a
- * seal whose row was deleted shows up as an item without a row.
+ * seal whose row was deleted shows up as an item without a row. The seals' upper bound is a
+ * scalar subquery, so it bounds the index scan; as a join filter it did not, and every batch read
+ * every seal after it (a walk quadratic in the log's length).
  */
 function fetchBatch(db: Db, after: string): Promise<WalkItem[]> {
   return db.query<WalkItem>(
@@ -39,8 +55,8 @@ function fetchBatch(db: Db, after: string): Promise<WalkItem[]> {
         where t.id > $1 order by t.id limit $2),
      upper as (select case when count(*) = $2 then max(n) end as n from e),
      k as (
-       select s.event_id as n, s.seal, s.key_id from ${db.s}.audit_seals s, upper
-        where s.event_id > $1 and (upper.n is null or s.event_id <= upper.n)
+       select s.event_id as n, s.seal, s.key_id from ${db.s}.audit_seals s
+        where s.event_id > $1 and s.event_id <= coalesce((select n from upper), ${MAX_BIGINT})
         order by s.event_id limit $2 + 1)
      select coalesce(e.n, k.n)::text as n, e.id, e.at, e.actor_sub, e.actor_iss, e.actor_jti, e.action,
             e.domain, e.target, e.before, e.after, e.reason, e.request_id, e.prev_hash, e.hash,
@@ -130,11 +146,20 @@ class Walk {
     while (this.broken === undefined) {
       await this.stopIfCancelled();
       const items = await fetchBatch(this.db, this.position.id);
-      for (const item of items) if (this.broken === undefined) this.step(item);
+      await this.check(items);
       if (this.sinceCheckpoint >= CHECKPOINT_EVERY) await this.checkpoint();
       if (items.length === 0) break;
     }
     this.broken ??= this.ahead?.end(this.position.id) ?? this.noneSealed();
+  }
+
+  /** A batch, ROWS_PER_TURN rows at a time, letting the event loop run in between. */
+  private async check(items: readonly WalkItem[]): Promise<void> {
+    for (let start = 0; start < items.length && this.broken === undefined; start += ROWS_PER_TURN) {
+      if (start > 0) await nextTurn();
+      for (const item of items.slice(start, start + ROWS_PER_TURN))
+        if (this.broken === undefined) this.step(item);
+    }
   }
 
   private step(item: WalkItem): void {

@@ -1,6 +1,7 @@
+import { isRoleName, ROLE_NAME_RULE } from "../audit/grants.js";
 import { runMigrations } from "../audit/migrations.js";
 import { loadSettings } from "../config/settings.js";
-import { parse, str } from "./args.js";
+import { parse, str, UsageError } from "./args.js";
 
 /**
  * `floodgate migrate [--grant-to ROLE]`: the same migrations `serve` applies at startup, for deploy
@@ -9,8 +10,10 @@ import { parse, str } from "./args.js";
  */
 export async function migrateCommand(args: string[] = []): Promise<number> {
   const { values } = parse(args, { "grant-to": { type: "string" } });
-  const settings = loadSettings();
   const grantTo = str(values, "grant-to");
+  if (grantTo !== undefined && !isRoleName(grantTo))
+    throw new UsageError(`--grant-to must be a role name: ${ROLE_NAME_RULE}`);
+  const settings = loadSettings();
   const applied = await runMigrations(settings, grantTo === undefined ? {} : { grantTo });
   process.stdout.write(`migrations applied: ${JSON.stringify(applied)}\n`);
   return 0;

@@ -1,6 +1,7 @@
 import type { ChainKeys } from "../audit/chain-key.js";
 import { loadChainKeys } from "../audit/chain-key.js";
 import { createPgAuditStore } from "../audit/pg-audit-store.js";
+import type { AppendRefusal } from "../audit/pg-db.js";
 import { startEmbeddedPostgres } from "../audit/embedded.js";
 import { migrateDatabase } from "../audit/migrations.js";
 import { isFloodgateError } from "../domain/errors.js";
@@ -112,15 +113,20 @@ async function migrateOrRetry(
 async function openStore(settings: Settings, options: { logger: Logger; chainKeys: ChainKeys | undefined }) {
   const { logger, chainKeys } = options;
   const onError = (err: unknown) => logger.warn({ reason: reasonOf(err) }, "audit store connection problem");
+  const onAppendRefused = (refusal: AppendRefusal) =>
+    logger.error(
+      refusal,
+      "audit append refused: the database handed back a row, or a chain before it, that Floodgate did not write; the change was not made (docs/audit-log.md, Seals)",
+    );
   const schema = settings.databaseSchema;
-  const keys = chainKeys === undefined ? {} : { chainKeys };
+  const chain = { onAppendRefused, ...(chainKeys === undefined ? {} : { chainKeys }) };
   if (settings.databaseUrl !== undefined) {
     const audit = await createPgAuditStore({
       connectionString: settings.databaseUrl,
       schema,
       migrate: false,
       onError,
-      ...keys,
+      ...chain,
     });
     const migrations = await migrateOrRetry(settings, { logger, databaseUrl: settings.databaseUrl, audit });
     return { audit, stop: () => Promise.resolve(migrations.stop()) };
@@ -135,7 +141,7 @@ async function openStore(settings: Settings, options: { logger: Logger; chainKey
     schema,
     ...embedded.storeOptions,
     onError,
-    ...keys,
+    ...chain,
   });
   await checkChain(audit, { logger, embedded: true });
   return { audit, stop: () => embedded.stop() };

@@ -12,6 +12,8 @@ import type { ChainKeys } from "../../src/audit/chain-key.js";
 import { parseChainKeys } from "../../src/audit/chain-key.js";
 import type { AuditStore } from "../../src/audit/types.js";
 import { migrate, MIGRATIONS } from "../../src/audit/migrations.js";
+import { checkRow, GENESIS_POSITION } from "../../src/audit/verify-checks.js";
+import { appendRows, longestStall, sealAll } from "../harness/audit-rows.js";
 import {
   asUser,
   chainTextMismatches,
@@ -38,6 +40,8 @@ interface Chain {
   readonly ids: string[];
   /** A store on the application role, with the key unless `keys: undefined` was asked for. */
   readonly store: AuditStore;
+  /** Appends the stores refused, as they reported them (logged as errors by `serve`). */
+  readonly refusals: { id: string; problem: string }[];
   storeWith(keys: ChainKeys | undefined): Promise<AuditStore>;
   append(n: number, store?: AuditStore): Promise<void>;
   /** As the owner, in one transaction with the triggers off (they are on again at commit). */
@@ -51,11 +55,13 @@ async function chain(
   const { schema, ownerUrl } = await fx.db.ownedSchema();
   const s = `"${schema}"`;
   const appUrl = asUser(fx.postgres.url, await fx.db.appRole(schema));
+  const refusals: { id: string; problem: string }[] = [];
   const storeWith = (keys: ChainKeys | undefined) =>
     fx.db.store({
       connectionString: appUrl,
       schema,
       migrate: false,
+      onAppendRefused: (refusal) => refusals.push(refusal),
       ...(keys === undefined ? {} : { chainKeys: keys }),
     });
   const store = await storeWith(options.keys);
@@ -85,7 +91,7 @@ async function chain(
       await client.end();
     }
   };
-  return { schema, s, ownerUrl, appUrl, ids, store, storeWith, append, asOwner };
+  return { schema, s, ownerUrl, appUrl, ids, store, refusals, storeWith, append, asOwner };
 }
 
 /** Recomputes every prev_hash and hash in id order with the schema's own function, as an owner could. */
@@ -169,8 +175,9 @@ describe("a rewrite by the tables' owner, chain recomputed with the database's o
       id: c.ids[3],
       problem: expect.stringMatching(/^not sealed/),
     });
-    // The next append, sealed, does not bless them: the gap stays reported.
-    await c.append(1);
+    // Floodgate does not seal on top of them: the next append is refused, the gap stays reported.
+    await expect(c.append(1)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(c.refusals[0]?.problem).toMatch(new RegExp(`^row ${c.ids[4]} before it: not sealed`));
     expect((await c.store.verifyAuditLog({ full: true })).firstBroken?.id).toBe(c.ids[3]);
     // Every seal removed: nothing is vouched for until a replica with the key starts again.
     await c.asOwner(`delete from ${c.s}.audit_seals`);
@@ -217,6 +224,179 @@ describe("a rewrite by the tables' owner, chain recomputed with the database's o
       rotated.current.id,
       rotated.current.id,
     ]);
+  });
+});
+
+/**
+ * As the owner: replaces the insert trigger's function with one that runs as its owner (as an
+ * attacker would, to reach tables the application role cannot read); returns the undo.
+ */
+async function forgeTrigger(c: Chain, body: string): Promise<() => Promise<void>> {
+  const owner = async <T>(work: (client: pg.Client) => Promise<T>): Promise<T> => {
+    const client = new pg.Client(c.ownerUrl);
+    await client.connect();
+    try {
+      return await work(client);
+    } finally {
+      await client.end();
+    }
+  };
+  const original = await owner(
+    async (client) =>
+      (
+        await client.query<{ d: string }>(
+          `select pg_get_functiondef('${c.s}.audit_events_chain()'::regprocedure) as d`,
+        )
+      ).rows[0]!.d,
+  );
+  await owner((client) =>
+    client.query(`create or replace function ${c.s}.audit_events_chain() returns trigger
+                  language plpgsql security definer as $fn$ ${body} $fn$`),
+  );
+  return () => owner((client) => client.query(original)).then(() => undefined);
+}
+
+/** The genuine trigger's work, then `forgery` (which recomputes the hash itself if it wants to). */
+function forgedChain(s: string, forgery: string): string {
+  return `
+declare last_hash text;
+begin
+  perform ${s}.audit_lock();
+  select e.hash into last_hash from ${s}.audit_events e order by e.id desc limit 1;
+  new.id := nextval('${s}.audit_events_id_seq');
+  new.at := clock_timestamp();
+  new.prev_hash := coalesce(last_hash, repeat('0', 64));
+  new.hash := ${s}.audit_event_hash(new);
+  ${forgery}
+  return new;
+end`;
+}
+
+const eventIds = async (c: Chain): Promise<string[]> =>
+  (await fx.db.query<{ id: string }>(`select id::text as id from ${c.s}.audit_events order by id`)).map(
+    (r) => r.id,
+  );
+
+describe("Floodgate seals only the row it sent, after a row whose seal verifies", () => {
+  it("an owner's trigger that hands back staged rows gets them refused, not sealed (the sealing oracle)", async () => {
+    const c = await chain(5);
+    const exported = (await c.store.verifyAuditLog({ full: true })).head!;
+    const restore = await forgeTrigger(
+      c,
+      `declare f record; last_hash text;
+       begin
+         perform ${c.s}.audit_lock();
+         select * into f from ${c.s}.forge order by seq limit 1;
+         delete from ${c.s}.forge where seq = f.seq;
+         select e.hash into last_hash from ${c.s}.audit_events e order by e.id desc limit 1;
+         new.id := f.id; new.at := f.at; new.actor_sub := f.actor_sub; new.actor_iss := f.actor_iss;
+         new.actor_jti := f.actor_jti; new.action := f.action; new.domain := f.domain;
+         new.target := f.target; new.before := f.before; new.after := f.after; new.reason := f.reason;
+         new.request_id := f.request_id;
+         new.prev_hash := coalesce(last_hash, repeat('0', 64));
+         new.hash := ${c.s}.audit_event_hash(new);
+         return new;
+       end`,
+    );
+    // Rows 3.. staged with a changed reason, then removed with their seals.
+    await c.asOwner(`
+      create table ${c.s}.forge (seq serial, id bigint, at timestamptz, actor_sub text, actor_iss text,
+        actor_jti text, action text, domain text, target jsonb, before jsonb, after jsonb, reason text,
+        request_id text);
+      insert into ${c.s}.forge (id, at, actor_sub, actor_iss, actor_jti, action, domain, target, before,
+                                after, reason, request_id)
+        select id, at, actor_sub, actor_iss, actor_jti, action, domain, target, before, after,
+               case when id = ${c.ids[2]} then 'NOTHING HAPPENED' else reason end, request_id
+          from ${c.s}.audit_events where id >= ${c.ids[2]} order by id;
+      delete from ${c.s}.audit_seals where event_id >= ${c.ids[2]};
+      delete from ${c.s}.audit_events where id >= ${c.ids[2]};
+      -- three overrides already expired: the replica's own expiry sweep will append three rows
+      insert into ${c.s}.overrides (domain, entries, requests_per_unit, unit, expires_at, reason, created_by)
+        select 'd', jsonb_build_array(jsonb_build_object('key', 'k', 'value', 'v' || g)), 1, 'second',
+               now() - interval '1 minute', 'x', 'x' from generate_series(1, 3) g;`);
+    // The periodic sweep (override-sync.ts) of a replica with the key: refused, nothing sealed.
+    await expect(c.store.expireOverrides()).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(c.refusals).toEqual([
+      { id: c.ids[2], problem: expect.stringMatching(/^not the row Floodgate sent: .*\breason\b/) },
+    ]);
+    expect(await eventIds(c)).toEqual(c.ids.slice(0, 2));
+    await restore();
+    await c.asOwner(`drop table ${c.s}.forge`);
+
+    // What remains undetectable without an exported head (docs/audit-log.md, "Append-only, and
+    // its limits"): the tail removed, and genuine rows appended after it.
+    expect((await c.store.expireOverrides()).length).toBe(3);
+    expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 5 });
+    expect((await c.store.verifyAuditLog({ expectHead: exported })).firstBroken).toEqual({
+      id: exported.id,
+      problem: expect.stringMatching(/^the exported head's row is missing/),
+    });
+  });
+
+  it.each([
+    [
+      "content",
+      "new.reason := 'nothing happened'; new.hash := %s.audit_event_hash(new);",
+      /^not the row Floodgate sent: reason/,
+    ],
+    ["link", "new.prev_hash := repeat('a', 64); new.hash := %s.audit_event_hash(new);", /^broken link/],
+    ["hash", "new.hash := repeat('b', 64);", /^hash mismatch/],
+  ])("refuses a row whose %s the trigger forged, and logs why", async (_what, forgery, problem) => {
+    const c = await chain(3);
+    const restore = await forgeTrigger(c, forgedChain(c.s, forgery.replaceAll("%s", c.s)));
+    await expect(c.append(1)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(c.refusals).toEqual([
+      { id: expect.stringMatching(/^\d+$/), problem: expect.stringMatching(problem) },
+    ]);
+    expect(await eventIds(c)).toEqual(c.ids.slice(0, 3));
+    await restore();
+    await c.append(1);
+    expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 4 });
+  });
+
+  it("refuses a row given an id before the newest (a removed row's place, with its seal gone)", async () => {
+    const c = await chain(3);
+    await c.asOwner(`delete from ${c.s}.audit_events where id = ${c.ids[1]};
+                     delete from ${c.s}.audit_seals where event_id = ${c.ids[1]}`);
+    const restore = await forgeTrigger(
+      c,
+      forgedChain(c.s, `new.id := ${c.ids[1]}; new.hash := ${c.s}.audit_event_hash(new);`),
+    );
+    await expect(c.append(1)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(c.refusals).toEqual([
+      { id: c.ids[1], problem: expect.stringMatching(/^not the newest row: row \d+ comes after it/) },
+    ]);
+    await restore();
+  });
+
+  it("refuses to seal after a row whose seal does not verify", async () => {
+    const c = await chain(3);
+    await c.asOwner(`update ${c.s}.audit_events set reason = 'rewritten' where id = ${c.ids[2]};
+                     ${recomputeChain(c.s)}`);
+    await expect(c.append(1)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(c.refusals).toEqual([
+      {
+        id: expect.any(String),
+        problem: expect.stringMatching(new RegExp(`^row ${c.ids[2]} before it: seal mismatch`)),
+      },
+    ]);
+  });
+
+  it("refuses to seal while a seal remains past the newest row (the tail's rows deleted, not their seals)", async () => {
+    const c = await chain(3);
+    await c.asOwner(`delete from ${c.s}.audit_events where id = ${c.ids[2]}`);
+    await expect(c.append(1)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(c.refusals[0]?.problem).toMatch(/^row deleted: .*seal/);
+  });
+
+  it("with rows but no seal at all, appends wait for first-use sealing at startup", async () => {
+    const c = await chain(2, { keys: undefined });
+    const keyed = await c.storeWith(KEYS);
+    await expect(c.append(1, keyed)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(c.refusals[0]?.problem).toMatch(/^no row is sealed/);
+    expect(await keyed.prepareChain()).toMatchObject({ adopted: c.ids[1] });
+    await c.append(1, keyed);
+    expect(await keyed.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 3 });
   });
 });
 
@@ -322,6 +502,60 @@ describe("checkpoints", () => {
   });
 });
 
+describe("checkpoints, bounded", () => {
+  const checkpoints = async (c: Chain) =>
+    (
+      await fx.db.query<{ event_id: string; trusted: boolean }>(
+        `select event_id::text, mac <> $1 as trusted from ${c.s}.audit_checkpoints order by id`,
+        ["f".repeat(64)],
+      )
+    ).map((r) => `${r.event_id}${r.trusted ? "" : " forged"}`);
+  /** Cancelled as soon as the walk has asked once (after its first batch). */
+  const cancelledAfterOneBatch = (): AbortSignal => {
+    let asked = 0;
+    return {
+      get aborted() {
+        return ++asked > 1;
+      },
+    } as AbortSignal;
+  };
+
+  it("saves one only past the newest trusted one, however often a reader verifies or cancels", async () => {
+    const c = await chain(3);
+    for (let i = 0; i < 4; i++) {
+      expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true });
+      expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true });
+      await expect(
+        c.store.verifyAuditLog({ full: true, signal: cancelledAfterOneBatch() }),
+      ).rejects.toMatchObject({ message: "audit verification cancelled" });
+    }
+    expect(await checkpoints(c)).toEqual([c.ids[2]]);
+    await c.append(2);
+    expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true });
+    expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true });
+    expect(await checkpoints(c)).toEqual([c.ids[2], c.ids[4]]);
+  });
+
+  it("is not kept from saving one by a forged checkpoint further on", async () => {
+    const c = await chain(3);
+    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true });
+    await c.append(2);
+    const app = new pg.Client(c.appUrl);
+    await app.connect();
+    try {
+      await app.query(
+        `insert into ${c.s}.audit_checkpoints (event_id, hash, key_id, mac)
+         select id, hash, $1, $2 from ${c.s}.audit_events order by id desc limit 1`,
+        [KEYS.current.id, "f".repeat(64)],
+      );
+    } finally {
+      await app.end();
+    }
+    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, resumedFrom: c.ids[2], checked: 2 });
+    expect(await checkpoints(c)).toEqual([c.ids[2], `${c.ids[4]} forged`, c.ids[4]]);
+  });
+});
+
 describe("one verification at a time, and cancellation", () => {
   it("refuses a second concurrent call on the same store", async () => {
     const c = await chain(2);
@@ -332,6 +566,34 @@ describe("one verification at a time, and cancellation", () => {
       reason: { code: "UNAVAILABLE", message: expect.stringMatching(/already running on this replica/) },
     });
     expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true }); // the slot is free again
+  });
+
+  it("yields to the event loop while it walks: no stall near what one batch's rows take at once", async () => {
+    const c = await chain(0);
+    await appendRows(fx.db.admin, c.s, 4000);
+    const sealed = await sealAll(fx.db.admin, c.s, KEYS);
+    // The walk's per-row work on 2000 rows (a batch before the fix) in one synchronous run, the
+    // shortest of three: the walk blocked at least this long per batch.
+    const batch = sealed.slice(0, 2000);
+    const batchMs = Math.min(
+      ...[1, 2, 3].map(() => {
+        const started = performance.now();
+        let at = GENESIS_POSITION;
+        for (const { row, seal } of batch)
+          at = checkRow(at, { row, stored: { seal, keyId: KEYS.current.id }, keys: KEYS }).next;
+        return performance.now() - started;
+      }),
+    );
+    // Noise (another process, a garbage collection) only lengthens a stall: the shortest of five
+    // walks counts. Before, every batch blocked for longer than the loop above took.
+    const stalls: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const { probeMs } = await longestStall(async () => {
+        expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 4000 });
+      });
+      stalls.push(probeMs);
+    }
+    expect(Math.min(...stalls)).toBeLessThan(batchMs);
   });
 
   it("stops between batches when cancelled, leaving a checkpoint the next call continues from", async () => {

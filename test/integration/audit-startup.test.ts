@@ -6,6 +6,8 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { status } from "@grpc/grpc-js";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SettingsError } from "../../src/config/settings.js";
 import type { AdminFixture } from "./support/admin.js";
@@ -97,5 +99,56 @@ describe("AUDIT_CHAIN_KEY_FILE", () => {
       `select event_id::text, adopted from "${schema}".audit_seals order by event_id`,
     );
     expect(seals).toEqual([{ event_id: "1", adopted: true }]);
+  });
+
+  it("refuses an admin change whose audit row the database forged, and logs an error naming why", async () => {
+    const { schema, ownerUrl } = await fx.db.ownedSchema();
+    const appUrl = asUser(fx.postgres.url, await fx.db.appRole(schema));
+    const key = join(dir, "refusal.key");
+    await writeFile(key, `${"r".repeat(48)}\n`, { mode: 0o600 });
+    const server = await startTestServer({
+      rules: RULES,
+      memory: true,
+      env: { ...admin.env, DATABASE_URL: appUrl, DATABASE_SCHEMA: schema, AUDIT_CHAIN_KEY_FILE: key },
+    });
+    try {
+      // As the owner: a trigger that rewrites the reason of every row appended.
+      const owner = new pg.Client(ownerUrl);
+      await owner.connect();
+      try {
+        await owner.query(`create or replace function "${schema}".audit_events_chain() returns trigger
+          language plpgsql as $fn$
+          declare last_hash text;
+          begin
+            perform "${schema}".audit_lock();
+            select e.hash into last_hash from "${schema}".audit_events e order by e.id desc limit 1;
+            new.id := nextval('"${schema}".audit_events_id_seq');
+            new.at := clock_timestamp();
+            new.reason := 'nothing to see';
+            new.prev_hash := coalesce(last_hash, repeat('0', 64));
+            new.hash := "${schema}".audit_event_hash(new);
+            return new;
+          end $fn$`);
+      } finally {
+        await owner.end();
+      }
+      const client = admin.client(`127.0.0.1:${server.app.grpcPort}`);
+      await expect(
+        client.call("SetOverride", {
+          target: { domain: "edge", entries: [{ key: "user", value: "u" }] },
+          limit: { requests_per_unit: 1, unit: 2 },
+          reason: "incident 42",
+        }),
+      ).rejects.toMatchObject({ code: status.UNAVAILABLE });
+      expect(server.logs.find((l) => String(l.msg).startsWith("audit append refused"))).toMatchObject({
+        level: 50,
+        id: expect.stringMatching(/^\d+$/),
+        problem: "not the row Floodgate sent: reason differs",
+      });
+      const overrides = await fx.db.query(`select 1 from "${schema}".overrides`);
+      expect(overrides).toEqual([]);
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -131,12 +131,20 @@ describe("floodgate admin CLI", () => {
 
   it("applies the migrations with floodgate migrate", async () => {
     const schema = `${fixture.schema}_m`;
-    const res = await floodgate(["migrate"], { DATABASE_URL: fixture.databaseUrl, DATABASE_SCHEMA: schema });
-    expect(res.err).toBe("");
-    expect(res.code).toBe(0);
-    const rows = await fixture.query<{ n: string }>(`select count(*) as n from ${schema}.schema_migrations`);
-    expect(Number(rows[0]!.n)).toBeGreaterThan(0);
-    await fixture.query(`drop schema ${schema} cascade`);
+    try {
+      const res = await floodgate(["migrate"], {
+        DATABASE_URL: fixture.databaseUrl,
+        DATABASE_SCHEMA: schema,
+      });
+      expect(res.err).toBe("");
+      expect(res.code).toBe(0);
+      const rows = await fixture.query<{ n: string }>(
+        `select count(*) as n from ${schema}.schema_migrations`,
+      );
+      expect(Number(rows[0]!.n)).toBeGreaterThan(0);
+    } finally {
+      await fixture.query(`drop schema if exists ${schema} cascade`);
+    }
   });
 
   it("grants the application role what serve needs with migrate --grant-to, and nothing to rewrite with", async () => {
@@ -162,11 +170,25 @@ describe("floodgate admin CLI", () => {
       }
       expect(await can("overrides", "UPDATE")).toBe(true);
       const bad = await floodgate(["migrate", "--grant-to", 'x"; drop table y; --'], env);
-      expect(bad.code).toBe(1);
-      expect(bad.err).toMatch(/invalid role name/);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toMatch(
+        /^floodgate: --grant-to must be a role name: lower-case letters, digits and _ only\n/,
+      );
+      expect(bad.err).not.toMatch(/fatal|\n\s+at /);
     } finally {
       await fixture.query(`drop schema if exists ${schema} cascade`);
       await fixture.query(`drop role ${role}`);
     }
+  });
+
+  it("explains migrate --grant-to without DATABASE_URL as a settings problem, not a crash", async () => {
+    const res = await floodgate(["migrate", "--grant-to", "floodgate_app"], {
+      ADMIN_DATA_DIR: "/nonexistent/fg",
+    });
+    expect(res.code).toBe(2);
+    expect(res.err).toMatch(
+      /^floodgate: invalid settings:\n {2}DATABASE_URL: migrate --grant-to needs a real Postgres/,
+    );
+    expect(res.err).not.toMatch(/fatal|\n\s+at /);
   });
 });
