@@ -110,14 +110,19 @@ async function migrateOrRetry(
   };
 }
 
-async function openStore(settings: Settings, options: { logger: Logger; chainKeys: ChainKeys | undefined }) {
+async function openStore(
+  settings: Settings,
+  options: { logger: Logger; metrics: Metrics; chainKeys: ChainKeys | undefined },
+) {
   const { logger, chainKeys } = options;
   const onError = (err: unknown) => logger.warn({ reason: reasonOf(err) }, "audit store connection problem");
-  const onAppendRefused = (refusal: AppendRefusal) =>
+  const onAppendRefused = (refusal: AppendRefusal) => {
+    options.metrics.auditAppendRefused.inc();
     logger.error(
       refusal,
       "audit append refused: the database handed back a row, or a chain before it, that Floodgate did not write; the change was not made (docs/audit-log.md, Seals)",
     );
+  };
   const schema = settings.databaseSchema;
   const chain = { onAppendRefused, ...(chainKeys === undefined ? {} : { chainKeys }) };
   if (settings.databaseUrl !== undefined) {
@@ -168,7 +173,7 @@ export async function startAdmin(settings: Settings, deps: AdminDeps): Promise<A
       logger.warn(failure, "ADMIN_JWKS_URL fetch failed; backing off");
     },
   });
-  const { audit, stop: stopDatabase } = await openStore(settings, { logger, chainKeys });
+  const { audit, stop: stopDatabase } = await openStore(settings, { logger, metrics, chainKeys });
   const rulesAudit = createReloadAudit({ audit, logger, metrics });
   const overrides = new OverrideTable();
   let lastError = "";

@@ -26,6 +26,8 @@ export interface Metrics {
   readonly auditUnrecorded: Counter<"reason">;
   /** ADMIN_JWKS_URL fetches that failed (the last keys may still serve for a while). */
   readonly jwksFetchFailures: Counter;
+  /** Audit appends refused because the database handed back what Floodgate did not write. */
+  readonly auditAppendRefused: Counter;
   /** Rotations of the listeners' TLS files by result (success, error), and the certificate's expiry. */
   readonly tlsReloads: Counter<"result">;
   readonly tlsCertificateExpiry: Gauge;
@@ -102,6 +104,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: "ADMIN_JWKS_URL fetches that failed; the last keys serve for a bounded time (docs/admin-auth.md).",
     registers: [registry],
   });
+  const auditAppendRefused = new Counter({
+    name: "floodgate_audit_append_refused_total",
+    help: "Audit appends refused (the change was not made): the row or the chain before it was not Floodgate's (docs/audit-log.md).",
+    registers: [registry],
+  });
   const observer = decisionObserver(decisions);
   // Series that alerts watch with increase() must exist before their first event, or the first
   // reload failure or fallback would not show as an increase.
@@ -120,6 +127,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     auditPending,
     auditUnrecorded,
     jwksFetchFailures,
+    auditAppendRefused,
     ...store,
     ...createListenerMetrics(registry),
     observer,

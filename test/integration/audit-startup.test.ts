@@ -145,6 +145,8 @@ describe("AUDIT_CHAIN_KEY_FILE", () => {
         id: expect.stringMatching(/^\d+$/),
         problem: "not the row Floodgate sent: reason differs",
       });
+      const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+      expect(metrics).toMatch(/^floodgate_audit_append_refused_total 1$/m);
       const overrides = await fx.db.query(`select 1 from "${schema}".overrides`);
       expect(overrides).toEqual([]);
     } finally {
