@@ -1,10 +1,11 @@
 import pg from "pg";
+import { backoffMs } from "../domain/backoff.js";
 import { clientConfig } from "./pg-db.js";
 import { toFloodgateError } from "./pg-errors.js";
 import { NOTIFY_CHANNEL } from "./pg-overrides.js";
 
-const BACKOFF_START_MS = 100;
-const BACKOFF_MAX_MS = 5000;
+/** Reconnect waits: 100 ms doubling to 5 s, with jitter (below). */
+const BACKOFF = { minMs: 100, maxMs: 5000 };
 /** A silently dead connection (no FIN, e.g. a network partition) is found by a failing ping. */
 const HEARTBEAT_MS = 15_000;
 
@@ -72,8 +73,8 @@ class ChangeSubscription {
 
   private schedule(): void {
     if (this.stopped || this.timer !== undefined) return;
-    const base = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** this.failures);
     this.failures += 1;
+    const base = backoffMs(this.failures, BACKOFF);
     const delay = base / 2 + Math.random() * (base / 2); // jitter: replicas do not reconnect in step
     this.timer = setTimeout(() => {
       this.timer = undefined;

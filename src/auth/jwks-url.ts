@@ -1,5 +1,6 @@
 import { createLocalJWKSet, createRemoteJWKSet, errors } from "jose";
 import type { JWTVerifyGetKey } from "jose";
+import { backoffMs } from "../domain/backoff.js";
 import { errorWithCause } from "./keys.js";
 
 /**
@@ -137,7 +138,7 @@ class RemoteKeys {
   private failed(error: unknown): void {
     const { backoffMinMs, backoffMaxMs, now } = this.options;
     this.failures += 1;
-    const retryInMs = Math.min(backoffMaxMs, backoffMinMs * 2 ** Math.min(this.failures - 1, 30));
+    const retryInMs = backoffMs(this.failures, { minMs: backoffMinMs, maxMs: backoffMaxMs });
     this.retryAt = now() + retryInMs;
     this.lastError = error;
     const staleSetAgeMs = this.current === undefined ? undefined : now() - this.current.fetchedAt;

@@ -1,5 +1,6 @@
 import type { AuditStore } from "../audit/types.js";
 import { summarizeRulesChange } from "../config/rules-diff.js";
+import { backoffMs } from "../domain/backoff.js";
 import type { RuleSet } from "../domain/rules.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
@@ -120,8 +121,7 @@ class PendingReloads implements ReloadAudit {
   }
 
   private async backOff(err: unknown): Promise<void> {
-    const { minMs, maxMs } = this.retry;
-    const delayMs = Math.min(maxMs, minMs * 2 ** Math.min(this.failures - 1, 20));
+    const delayMs = backoffMs(this.failures, this.retry);
     this.options.logger.warn(
       { pending: this.queue.length, retryInMs: delayMs, reason: reasonOf(err) },
       "rules load took effect but its audit row is not written yet; retrying",
