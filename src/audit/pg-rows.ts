@@ -2,6 +2,7 @@ import { invalidArgument } from "../domain/errors.js";
 import type { DescriptorEntry } from "../domain/rules.js";
 import type { Unit } from "../domain/units.js";
 import type { Actor, AuditAction, AuditEvent, OverrideRecord, Page } from "./types.js";
+import { isRowId } from "./types.js";
 
 /**
  * Row shapes as `pg` returns them (bigint as text, timestamptz as Date, jsonb parsed). The
@@ -114,7 +115,6 @@ export function clampPageSize(pageSize: number): number {
 }
 
 type TokenKind = "o" | "a";
-const MAX_BIGINT = 2n ** 63n - 1n;
 
 /** Opaque keyset token: base64url of `<kind>1:<last id>`; the kind stops cross-list reuse. */
 export function encodePageToken(kind: TokenKind, lastId: string): string {
@@ -127,8 +127,8 @@ export function decodePageToken(kind: TokenKind, token: string | undefined): str
   const bad = invalidArgument("page_token");
   if (token.length > 64 || !/^[A-Za-z0-9_-]+$/.test(token)) throw bad;
   const text = Buffer.from(token, "base64url").toString("utf8");
-  const match = new RegExp(`^${kind}1:([1-9][0-9]{0,18})$`).exec(text);
-  if (match?.[1] === undefined || BigInt(match[1]) > MAX_BIGINT) throw bad;
+  const match = new RegExp(`^${kind}1:([0-9]+)$`).exec(text);
+  if (match?.[1] === undefined || !isRowId(match[1])) throw bad;
   if (encodePageToken(kind, match[1]) !== token) throw bad;
   return match[1];
 }

@@ -7,6 +7,7 @@ import { checkpointProblem, latestCheckpoint, saveCheckpoint } from "./pg-checkp
 import type { Db } from "./pg-db.js";
 import { rowWithSeal } from "./pg-sealed-rows.js";
 import type { VerifyOptions, VerifyResult } from "./types.js";
+import { MAX_ROW_ID } from "./types.js";
 import type { Broken, Position } from "./verify-checks.js";
 import {
   checkRow,
@@ -39,9 +40,6 @@ type WalkItem = { n: string; seal: string | null; key_id: string | null } & (
   ChainRow | { [K in keyof ChainRow]: null }
 );
 
-/** bigint's largest value: no upper bound for the seals of the last batch. */
-const MAX_BIGINT = "9223372036854775807";
-
 /**
  * One batch after `after`: rows and seals side by side in one statement (one snapshot), so a
  * seal whose row was deleted shows up as an item without a row. The seals' upper bound is a
@@ -56,7 +54,7 @@ function fetchBatch(db: Db, after: string): Promise<WalkItem[]> {
      upper as (select case when count(*) = $2 then max(n) end as n from e),
      k as (
        select s.event_id as n, s.seal, s.key_id from ${db.s}.audit_seals s
-        where s.event_id > $1 and s.event_id <= coalesce((select n from upper), ${MAX_BIGINT})
+        where s.event_id > $1 and s.event_id <= coalesce((select n from upper), ${MAX_ROW_ID})
         order by s.event_id limit $2 + 1)
      select coalesce(e.n, k.n)::text as n, e.id, e.at, e.actor_sub, e.actor_iss, e.actor_jti, e.action,
             e.domain, e.target, e.before, e.after, e.reason, e.request_id, e.prev_hash, e.hash,

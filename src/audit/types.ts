@@ -31,6 +31,14 @@ export interface Actor {
 
 export const SYSTEM_ACTOR: Actor = Object.freeze({ sub: "system", iss: "floodgate", jti: undefined });
 
+/** Audit rows and overrides are numbered by Postgres `bigint`: 1 to this. */
+export const MAX_ROW_ID = 2n ** 63n - 1n;
+
+/** A row id as its decimal text (no sign, no leading zero), within `bigint`. */
+export function isRowId(text: string): boolean {
+  return /^[1-9][0-9]{0,18}$/.test(text) && BigInt(text) <= MAX_ROW_ID;
+}
+
 export type AuditAction =
   "override.set" | "override.delete" | "override.expire" | "bucket.reset" | "rules.reload";
 

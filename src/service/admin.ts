@@ -7,6 +7,7 @@ import type {
   Page,
   VerifyResult,
 } from "../audit/types.js";
+import { isRowId } from "../audit/types.js";
 import { requireScope } from "../auth/authorize.js";
 import type { Principal } from "../auth/types.js";
 import { SCOPE_ADMIN, SCOPE_READ } from "../auth/types.js";
@@ -259,13 +260,10 @@ function auditAction(value: string): AuditAction {
   return action;
 }
 
-const MAX_BIGINT = 2n ** 63n - 1n;
-
 /** A head exported earlier (an audit row id and its hash), or none when both are empty. */
 function exportedHead(input: VerifyInput): { id: string; hash: string } | undefined {
   if (input.expectHeadId === "" && input.expectHeadHash === "") return undefined;
-  if (!/^[1-9][0-9]{0,18}$/.test(input.expectHeadId) || BigInt(input.expectHeadId) > MAX_BIGINT)
-    throw invalidArgument("expect_head_id");
+  if (!isRowId(input.expectHeadId)) throw invalidArgument("expect_head_id");
   if (!/^[0-9a-fA-F]{64}$/.test(input.expectHeadHash)) throw invalidArgument("expect_head_hash");
   return { id: input.expectHeadId, hash: input.expectHeadHash.toLowerCase() };
 }
