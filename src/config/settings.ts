@@ -1,9 +1,10 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { PACKAGE_ROOT } from "./paths.js";
+import { adminKeySources, conflictsOf } from "./settings-checks.js";
 
 /**
- * The only reader of process.env (DESIGN §6, style rule 6): every variable is parsed and
+ * The only reader of process.env (test/unit/architecture.test.ts holds that): every variable is parsed and
  * validated once at startup, and the frozen result is passed down. An invalid value stops the
  * process with a message that names the variable (and never echoes a secret).
  */
@@ -102,7 +103,8 @@ const SCHEMA = z.object({
 /** Variables whose values must never appear in a message. */
 const SECRET_VARIABLES = new Set(["REDIS_URL", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "DATABASE_URL"]);
 
-type Parsed = z.infer<typeof SCHEMA>;
+/** The variables as parsed, before they become Settings (settings-checks.ts reads them too). */
+export type ParsedSettings = z.infer<typeof SCHEMA>;
 
 export interface RedisTlsFiles {
   /** TLS on (REDIS_TLS=true, or a rediss:// URL). */
@@ -186,7 +188,7 @@ export interface Settings {
   readonly overrideResyncMs: number;
   /** An HMAC key the database never sees, for the audit chain (docs/audit-log.md). */
   readonly auditChainKeyFile: string | undefined;
-  readonly logLevel: Parsed["LOG_LEVEL"];
+  readonly logLevel: ParsedSettings["LOG_LEVEL"];
   readonly shutdownGraceMs: number;
   /** Processes serving the same ports (Node cluster), for central deployments. */
   readonly workers: number;
@@ -206,47 +208,7 @@ function describe(issue: z.core.$ZodIssue, env: Record<string, string | undefine
   return `${name}: ${issue.message}${shown}`;
 }
 
-/** One Redis topology at a time, and each with what it needs. */
-function topologyProblems(s: Parsed): string[] {
-  const chosen = [s.REDIS_URL, s.REDIS_CLUSTER_NODES, s.REDIS_SENTINELS].filter(
-    (v) => v !== undefined,
-  ).length;
-  const problems: string[] = [];
-  if (chosen > 1) problems.push("REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS: set only one of them");
-  if (s.REDIS_SENTINELS !== undefined && s.REDIS_SENTINEL_MASTER === undefined) {
-    problems.push("REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS");
-  }
-  if ((s.REDIS_TLS_CERT_FILE === undefined) !== (s.REDIS_TLS_KEY_FILE === undefined)) {
-    problems.push("REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE: set both or neither");
-  }
-  return problems;
-}
-
-/** Certificate and key come together; a client CA needs them (mTLS is TLS first). */
-function tlsProblems(s: Parsed): string[] {
-  const problems: string[] = [];
-  if ((s.TLS_CERT_FILE === undefined) !== (s.TLS_KEY_FILE === undefined)) {
-    problems.push("TLS_CERT_FILE, TLS_KEY_FILE: set both or neither");
-  }
-  if (s.TLS_CLIENT_CA_FILE !== undefined && s.TLS_CERT_FILE === undefined) {
-    problems.push("TLS_CLIENT_CA_FILE: needs TLS_CERT_FILE and TLS_KEY_FILE");
-  }
-  return problems;
-}
-
-function listenerProblems(s: Parsed): string[] {
-  const problems: string[] = [];
-  if (s.HTTP_HEADERS_TIMEOUT_MS > s.HTTP_REQUEST_TIMEOUT_MS) {
-    problems.push("HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS");
-  }
-  const admin = s.ADMIN_GRPC_PORT;
-  if (admin !== undefined && admin !== 0 && (admin === s.GRPC_PORT || admin === s.HTTP_PORT)) {
-    problems.push("ADMIN_GRPC_PORT: must differ from GRPC_PORT and HTTP_PORT");
-  }
-  return problems;
-}
-
-function tlsFiles(s: Parsed): ListenerTlsFiles | undefined {
+function tlsFiles(s: ParsedSettings): ListenerTlsFiles | undefined {
   if (s.TLS_CERT_FILE === undefined || s.TLS_KEY_FILE === undefined) return undefined;
   return Object.freeze({
     certFile: s.TLS_CERT_FILE,
@@ -257,41 +219,12 @@ function tlsFiles(s: Parsed): ListenerTlsFiles | undefined {
 
 const DEFAULT_MAX_COOLDOWN_MS = 5000;
 
-function breakerProblems(s: Parsed): string[] {
-  return s.BREAKER_MAX_COOLDOWN_MS !== undefined && s.BREAKER_MAX_COOLDOWN_MS < s.BREAKER_COOLDOWN_MS
-    ? ["BREAKER_MAX_COOLDOWN_MS: must be at least BREAKER_COOLDOWN_MS"]
-    : [];
-}
-
-/** Embedded PGlite belongs to one process; several workers need a shared Postgres. */
-function workerProblems(s: Parsed): string[] {
-  const admin = s.ADMIN_JWKS_FILE ?? s.ADMIN_JWKS_URL ?? s.ADMIN_PUBLIC_KEY_FILE;
-  if (s.WORKERS > 1 && admin !== undefined && s.DATABASE_URL === undefined) {
-    return [
-      "WORKERS: more than 1 worker with the admin API needs DATABASE_URL (embedded PGlite serves one process)",
-    ];
-  }
-  return [];
-}
-
-function adminProblems(s: Parsed): string[] {
-  const sources = [s.ADMIN_JWKS_FILE, s.ADMIN_JWKS_URL, s.ADMIN_PUBLIC_KEY_FILE].filter(
-    (v) => v !== undefined,
-  );
-  const problems: string[] = [];
-  if (sources.length > 1)
-    problems.push("ADMIN_JWKS_FILE, ADMIN_JWKS_URL, ADMIN_PUBLIC_KEY_FILE: set only one");
-  if (sources.length === 1 && s.ADMIN_JWT_ISSUER === undefined)
-    problems.push("ADMIN_JWT_ISSUER: required with an admin key");
-  if (sources.length === 1 && s.ADMIN_JWT_AUDIENCE === undefined) {
-    problems.push("ADMIN_JWT_AUDIENCE: required with an admin key");
-  }
-  return problems;
-}
-
-function adminSettings(s: Parsed): AdminSettings | undefined {
-  const enabled = s.ADMIN_JWKS_FILE ?? s.ADMIN_JWKS_URL ?? s.ADMIN_PUBLIC_KEY_FILE;
-  if (enabled === undefined || s.ADMIN_JWT_ISSUER === undefined || s.ADMIN_JWT_AUDIENCE === undefined)
+function adminSettings(s: ParsedSettings): AdminSettings | undefined {
+  if (
+    adminKeySources(s).length === 0 ||
+    s.ADMIN_JWT_ISSUER === undefined ||
+    s.ADMIN_JWT_AUDIENCE === undefined
+  )
     return undefined;
   return Object.freeze({
     jwksFile: s.ADMIN_JWKS_FILE,
@@ -318,14 +251,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   const result = SCHEMA.safeParse(nonEmpty(env));
   if (!result.success) throw new SettingsError(result.error.issues.map((i) => describe(i, env)));
   const s = result.data;
-  const conflicts = [
-    ...topologyProblems(s),
-    ...adminProblems(s),
-    ...workerProblems(s),
-    ...breakerProblems(s),
-    ...tlsProblems(s),
-    ...listenerProblems(s),
-  ];
+  const conflicts = conflictsOf(s);
   if (conflicts.length > 0) throw new SettingsError(conflicts);
   return Object.freeze({
     host: s.HOST,
