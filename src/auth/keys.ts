@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 
 /**
- * The only JWS algorithms Floodgate accepts or produces (DESIGN §5). All asymmetric: a verifier
+ * The only JWS algorithms Floodgate accepts or produces (docs/admin-auth.md). All asymmetric: a verifier
  * that holds only public keys can never be tricked into HMAC with a public key as the secret.
  * PS256/ES384 are left out on purpose: nobody asked for them, and every extra algorithm is
  * extra attack surface. `EdDSA` means Ed25519 here (jose's reading of RFC 8037).

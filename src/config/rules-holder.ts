@@ -1,7 +1,7 @@
 import type { RuleSet } from "../domain/rules.js";
 
 /**
- * The one mutable reference to the rules in force (style rule 7): a reload builds a whole new
+ * The one mutable reference to the rules in force: a reload builds a whole new
  * immutable RuleSet and swaps it here; a request reads it once and uses that snapshot throughout.
  */
 export class RulesHolder {

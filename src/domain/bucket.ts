@@ -1,5 +1,5 @@
 /**
- * Token-bucket vocabulary shared by the pure math, the Lua script and the stores (DESIGN §2).
+ * Token-bucket vocabulary shared by the pure math, the Lua script and the stores (README, "Token bucket semantics").
  * Rates are kept as a fraction (tokens per period) so that refill = elapsed × tokens / period
  * is exact for the usual values in both TypeScript and Lua doubles.
  */

@@ -1,7 +1,7 @@
 import type { Unit } from "./units.js";
 
 /**
- * The immutable rule tree built from the reference server's YAML (DESIGN §3). A RuleSet is built
+ * The immutable rule tree built from the reference server's YAML (README, "Rules"). A RuleSet is built
  * once per (re)load and swapped as one reference; nothing in it is ever mutated.
  */
 export interface RateLimitRule {

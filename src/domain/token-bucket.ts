@@ -1,5 +1,5 @@
 /**
- * Token-bucket math (DESIGN §2), pure: no I/O, no clock; `nowUs` is an argument.
+ * Token-bucket math (README, "Token bucket semantics"), pure: no I/O, no clock; `nowUs` is an argument.
  *
  * src/store/redis/token-bucket.lua implements exactly the same steps with the same floating-point
  * operations in the same order (multiply before divide), so both produce bit-identical doubles.

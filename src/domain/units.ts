@@ -1,4 +1,4 @@
-/** Time units of the reference server's YAML, with their lengths in seconds (DESIGN §2). */
+/** Time units of the reference server's YAML, with their lengths in seconds (README, "Rules"). */
 export const UNIT_SECONDS = {
   second: 1,
   minute: 60,

@@ -3,7 +3,7 @@ import type { DecisionObserver } from "../service/rate-limiter.js";
 import { clusterExposition } from "./cluster-metrics.js";
 
 /**
- * Every metric is defined here, on one dedicated registry (DESIGN §7). Label values stay bounded:
+ * Every metric is defined here, on one dedicated registry (README, "Observability"). Label values stay bounded:
  * domains come from the loaded rules (others become "unknown"), never from user input.
  */
 export interface Metrics {

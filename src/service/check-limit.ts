@@ -32,7 +32,7 @@ function descriptor(entries: { key: string; value: string }[]): RequestDescripto
   return { entries, limitOverride: undefined, hitsAddend: undefined };
 }
 
-/** DESIGN §4: per-user, per-endpoint and per-pair descriptors, checked together. */
+/** README, "CheckLimit": per-user, per-endpoint and per-pair descriptors, checked together. */
 export function toLimitRequest(domain: string, input: CheckLimitInput): LimitRequest {
   if (!Number.isInteger(input.weight) || input.weight < 0 || input.weight > INPUT_LIMITS.maxCost) {
     throw invalidArgument("weight");

@@ -23,7 +23,10 @@ export interface Plan {
 const NONE: Step = { kind: "none" };
 const UNLIMITED: Step = { kind: "unlimited" };
 
-/** Cost rules of DESIGN §2: a present descriptor hits_addend wins (0 = check only), else request's, 0 → 1. */
+/**
+ * Cost rules (README, "Token bucket semantics"): a present descriptor hits_addend wins (0 = check
+ * only), else the request's, where 0 means 1.
+ */
 export function costOf(request: LimitRequest, index: number): number {
   return request.descriptors[index]!.hitsAddend ?? (request.hitsAddend === 0 ? 1 : request.hitsAddend);
 }

@@ -6,7 +6,7 @@ import type { RedisErrorKind } from "./redis/errors.js";
 import { classifyRedisError, isTransient, StoreError } from "./redis/errors.js";
 
 /**
- * Redis first, the local store when Redis fails (fail open, DESIGN §2 and issue 3).
+ * Redis first, the local store when Redis fails (fail open: README, "When Redis fails").
  *
  * - A transient failure answers that one request from the local store; the RPC still succeeds.
  * - After `failures` transient failures in a row the breaker opens: for `cooldownMs` no Redis call

@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
  *   bucket (limitBucketKey).
  *
  * The key names the domain and the matched descriptor values, never the limit, so a changed limit
- * keeps its bucket (DESIGN §2). The one exception is Envoy's per-descriptor `limit`, chosen by
+ * keeps its bucket (README, "Rules"). The one exception is Envoy's per-descriptor `limit`, chosen by
  * the caller: its bucket is keyed by that limit too, so that no caller can reach the bucket the
  * rules (or an operator's override) decide for the same descriptor and refill it with a huge
  * limit (docs/security.md, "Who may call what").
@@ -23,11 +23,11 @@ import { createHash } from "node:crypto";
  *
  * Bounded whatever the input (docs/security.md, threat 7): a tag or a rest longer than 56
  * characters, or holding any character outside ASCII, is replaced by `%H` and 22 characters
- * (132 bits) of the SHA-256 of its raw parts (digestOf). A key is thus at most the prefix plus 133 bytes in Redis (2 braces,
- * 2 × 56, and a limit of at most 19; all ASCII: one byte each in UTF-8 and in V8's heap), so at
- * most 197 bytes with a 64-character prefix, and the same tag still gives the same slot. A digest
- * never equals a literal segment (a literal never contains `%H`), and two segments share a digest
- * only by a SHA-256 collision. Short ASCII keys are exactly what they were before digests.
+ * (132 bits) of the SHA-256 of its raw parts (digestOf). A key is thus at most the prefix plus
+ * 133 bytes in Redis (2 braces, 2 × 56, and a limit of at most 19; all ASCII: one byte each in
+ * UTF-8 and in V8's heap), so at most 197 bytes with a 64-character prefix, and the same tag still
+ * gives the same slot. A digest never equals a literal segment (a literal never contains `%H`),
+ * and two segments share a digest only by a SHA-256 collision. Short ASCII keys are exactly what they were before digests.
  */
 export interface KeyEntry {
   readonly key: string;

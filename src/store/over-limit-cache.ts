@@ -4,7 +4,7 @@ import { NEVER } from "../domain/bucket.js";
 import type { BucketStore, StoreDecision } from "./bucket-store.js";
 
 /**
- * The local over-limit cache (issue 3): a bucket that Redis has just denied is remembered until it
+ * The local over-limit cache (README, "Sizing"): a bucket that Redis has just denied is remembered until it
  * could hold enough tokens again, and repeat requests for it are denied here without a Redis call.
  * This is what keeps one abusive client from costing a Redis round trip per request.
  *

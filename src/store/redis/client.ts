@@ -3,7 +3,7 @@
  * (connection.ts) reuse `baseRedisOptions` so every topology fails the same way under the same
  * deadline.
  *
- * Choices, all in favour of deciding within the deadline and falling back (DESIGN §6):
+ * Choices, all in favour of deciding within the deadline and falling back (docs/redis-topologies.md):
  * - no offline queue: while disconnected a command fails at once instead of waiting;
  * - maxRetriesPerRequest 0: a command in flight when the connection drops is not replayed. The
  *   token script is not idempotent (the server may already have taken the tokens);

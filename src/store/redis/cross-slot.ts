@@ -1,5 +1,5 @@
 /**
- * All-or-nothing across Redis Cluster slots (issue 3, item 7).
+ * All-or-nothing across Redis Cluster slots (docs/redis-topologies.md).
  *
  * A script may only touch keys of one slot, and the buckets of one request can span several (the
  * hash tag is the domain plus the first descriptor entry, so per-user and per-endpoint buckets

@@ -1,5 +1,5 @@
 /**
- * Redis errors are classified once, here at the adapter (style rule 4): transient failures make
+ * Redis errors are classified once, here at the adapter: transient failures make
  * the caller fall back to the local store; anything else is a bug and surfaces as such. The
  * breaker reads only `transient`; metrics read `kind`, a small fixed set of label values.
  */

@@ -25,7 +25,7 @@ import type { StoreError } from "./errors.js";
 import { REFUND_LUA, REFUND_SHA, TOKEN_BUCKET_LUA, TOKEN_BUCKET_SHA } from "./script.js";
 
 /**
- * The few client methods the store uses (DESIGN §9.2); a Redis and a Cluster both fit.
+ * The few client methods the store uses; a Redis and a Cluster both fit.
  * `isCluster` picks the per-slot path: Redis enforces slots only in Cluster mode.
  */
 export type RedisStoreClient = Pick<

@@ -1,5 +1,5 @@
 --[[
-Floodgate token buckets: one all-or-nothing request, atomically (DESIGN §2).
+Floodgate token buckets: one all-or-nothing request, atomically (README, "Token bucket semantics").
 
 Mirrors src/domain/token-bucket.ts step for step, with the same floating-point operations in
 the same order (multiply before divide), so both give bit-identical doubles. Change both or

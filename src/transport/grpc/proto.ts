@@ -6,7 +6,7 @@ import { PROTO_DIR } from "../../config/paths.js";
 
 /**
  * Loads the .proto files once. Generated message shapes stay inside transport/grpc: handlers
- * translate them to domain types right away (DESIGN §1).
+ * translate them to domain types right away (README, "How it works").
  */
 export const PROTO_FILES = [
   "envoy/service/ratelimit/v3/rls.proto",
