@@ -62,5 +62,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
 # --init`) is needed. Give the container more than SHUTDOWN_GRACE_MS (default 10 s) to stop:
 # `docker stop -t 15`, compose `stop_grace_period: 15s`, Kubernetes terminationGracePeriodSeconds.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "dist/src/cli.js"]
+ENTRYPOINT ["node", "dist/src/app/cli.js"]
 CMD ["serve"]

@@ -17,7 +17,7 @@ build: dist/.built
 
 ## Start the service on embedded defaults (in-memory store unless REDIS_URL is set).
 run: build
-	node dist/src/cli.js serve
+	node dist/src/app/cli.js serve
 
 ## Typecheck, lint, format check, then every test suite.
 test: $(NODE_MODULES_STAMP)

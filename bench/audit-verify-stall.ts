@@ -13,10 +13,10 @@
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { parseChainKeys } from "../src/audit/chain-key.js";
-import { migrate } from "../src/audit/migrations.js";
-import { createPgAuditStore } from "../src/audit/pg-audit-store.js";
-import type { AuditStore } from "../src/audit/types.js";
+import { parseChainKeys } from "../src/admin/postgres/chain-key.js";
+import { migrate } from "../src/admin/postgres/migrations.js";
+import { createPgAuditStore } from "../src/admin/postgres/pg-audit-store.js";
+import type { AuditStore } from "../src/admin/types.js";
 import { appendRows, longestStall, sealAll } from "../test/harness/audit-rows.js";
 
 const url = process.argv[2] ?? "postgres://postgres@127.0.0.1:5432/test";

@@ -6,7 +6,7 @@
  * (the argument: settings variables laid over the bench's own, as loadSettings reads them)
  */
 import { loadSettings } from "../src/config/settings.js";
-import { startFloodgate } from "../src/main.js";
+import { startFloodgate } from "../src/app/floodgate.js";
 import { reportFailure, serveParent } from "./child.js";
 
 async function main(): Promise<void> {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { DecisionObserver } from "../service/rate-limiter.js";
+import type { DecisionObserver } from "../limiting/rate-limiter.js";
 import { clusterExposition } from "./cluster-metrics.js";
 
 /**

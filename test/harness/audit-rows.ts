@@ -5,9 +5,9 @@
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import type pg from "pg";
-import type { ChainKeys } from "../../src/audit/chain-key.js";
-import type { ChainRow } from "../../src/audit/chain-row.js";
-import { chainColumns, GENESIS_HASH, rowHash, sealOf } from "../../src/audit/chain-row.js";
+import type { ChainKeys } from "../../src/admin/postgres/chain-key.js";
+import type { ChainRow } from "../../src/admin/postgres/chain-row.js";
+import { chainColumns, GENESIS_HASH, rowHash, sealOf } from "../../src/admin/postgres/chain-row.js";
 
 /** `rows` rows like an override.set's, with `before` and `after` snapshots, into schema `s` (quoted). */
 export async function appendRows(db: pg.ClientBase | pg.Pool, s: string, rows: number): Promise<void> {

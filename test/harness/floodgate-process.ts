@@ -1,5 +1,5 @@
 /**
- * Floodgate as a separate OS process: the built CLI (`node dist/src/cli.js serve`), exactly as
+ * Floodgate as a separate OS process: the built CLI (`node dist/src/app/cli.js serve`), exactly as
  * users run it. For tests that need several independent processes (global correctness) or a
  * process-wide fault such as a skewed clock (libfaketime), which an in-process server cannot have.
  *
@@ -16,7 +16,7 @@ import { grpcObject } from "../../src/transport/grpc/proto.js";
 import type { UnaryClient } from "../integration/support/floodgate.js";
 import { exited, freePort, sleep, tailOutput, track } from "./processes.js";
 
-export const CLI_PATH = join(import.meta.dirname, "../../dist/src/cli.js");
+export const CLI_PATH = join(import.meta.dirname, "../../dist/src/app/cli.js");
 
 export interface FloodgateProcessOptions {
   /** RULES_PATH: a rules file or directory. */

@@ -4,11 +4,11 @@
  * reset that did not happen, and no reset may happen while its row cannot be written.
  */
 import { describe, expect, it } from "vitest";
-import { createPgAuditStore } from "../../src/audit/pg-audit-store.js";
-import type { AuditAction, AuditStore } from "../../src/audit/types.js";
+import { createPgAuditStore } from "../../src/admin/postgres/pg-audit-store.js";
+import type { AuditAction, AuditStore } from "../../src/admin/types.js";
 import { loadRulesFromText } from "../../src/config/rules-loader.js";
-import { createAdminService } from "../../src/service/admin.js";
-import { OverrideTable } from "../../src/service/override-table.js";
+import { createAdminService } from "../../src/admin/admin-service.js";
+import { OverrideTable } from "../../src/admin/override-table.js";
 import { createMemoryStore } from "../../src/store/local/memory-store.js";
 import { freePort } from "../harness/processes.js";
 import { asUser, useAuditFixture } from "./support/audit-db.js";

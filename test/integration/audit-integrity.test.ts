@@ -5,7 +5,7 @@
  */
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { AuditStore } from "../../src/audit/types.js";
+import type { AuditStore } from "../../src/admin/types.js";
 import { sleep } from "../harness/processes.js";
 import { LIMIT, asUser, ctx, useAuditFixture, user, noop } from "./support/audit-db.js";
 

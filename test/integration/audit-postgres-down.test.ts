@@ -4,10 +4,10 @@
  * Postgres is back the same store works again and the table catches up.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPgAuditStore } from "../../src/audit/pg-audit-store.js";
-import type { OverrideSync } from "../../src/audit/override-sync.js";
-import { startOverrideSync } from "../../src/audit/override-sync.js";
-import type { AuditStore, OverrideRecord } from "../../src/audit/types.js";
+import { createPgAuditStore } from "../../src/admin/postgres/pg-audit-store.js";
+import type { OverrideSync } from "../../src/admin/override-sync.js";
+import { startOverrideSync } from "../../src/admin/override-sync.js";
+import type { AuditStore, OverrideRecord } from "../../src/admin/types.js";
 import { FloodgateError } from "../../src/domain/errors.js";
 import type { PrivatePostgres } from "../harness/postgres.js";
 import { startLocalPostgres } from "../harness/postgres.js";

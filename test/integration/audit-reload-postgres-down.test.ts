@@ -68,7 +68,7 @@ describe("a rules reload while Postgres is down", () => {
     const decided = await call<ProtoResponse>(server.rls, "ShouldRateLimit", req);
     expect(decided.statuses[0]!.current_limit).toMatchObject({ requests_per_unit: 1 });
     expect(await pending()).toBe(1);
-    // Logged after the first attempt fails (src/lifecycle/reload-audit.ts), not when the load lands.
+    // Logged after the first attempt fails (src/admin/rules-audit.ts), not when the load lands.
     await within(10_000, () =>
       server.logs.some((l) => String(l.msg).includes("its audit row is not written yet")),
     );

@@ -8,11 +8,11 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import type { ChainKeys } from "../../src/audit/chain-key.js";
-import { parseChainKeys } from "../../src/audit/chain-key.js";
-import type { AuditStore } from "../../src/audit/types.js";
-import { migrate, MIGRATIONS } from "../../src/audit/migrations.js";
-import { checkRow, GENESIS_POSITION } from "../../src/audit/verify-checks.js";
+import type { ChainKeys } from "../../src/admin/postgres/chain-key.js";
+import { parseChainKeys } from "../../src/admin/postgres/chain-key.js";
+import type { AuditStore } from "../../src/admin/types.js";
+import { migrate, MIGRATIONS } from "../../src/admin/postgres/migrations.js";
+import { checkRow, GENESIS_POSITION } from "../../src/admin/postgres/verify-checks.js";
 import { appendRows, longestStall, sealAll } from "../harness/audit-rows.js";
 import {
   asUser,

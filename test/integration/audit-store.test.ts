@@ -4,9 +4,9 @@
  * dedupe, expiry exactly once, and propagation by NOTIFY. (Integrity: audit-integrity.test.ts.)
  */
 import { describe, expect, it } from "vitest";
-import { migrate } from "../../src/audit/migrations.js";
-import { startOverrideSync } from "../../src/audit/override-sync.js";
-import type { OverrideRecord } from "../../src/audit/types.js";
+import { migrate } from "../../src/admin/postgres/migrations.js";
+import { startOverrideSync } from "../../src/admin/override-sync.js";
+import type { OverrideRecord } from "../../src/admin/types.js";
 import { FloodgateError } from "../../src/domain/errors.js";
 import { LIMIT, asUser, ctx, uniqueName, useAuditFixture, user, within, noop } from "./support/audit-db.js";
 

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 // The built CLI (make test builds before running vitest), exactly as users run it.
-const CLI = join(import.meta.dirname, "../../dist/src/cli.js");
+const CLI = join(import.meta.dirname, "../../dist/src/app/cli.js");
 const FIXTURES = join(import.meta.dirname, "../fixtures/rules");
 
 function run(args: string[], env: Record<string, string> = {}) {

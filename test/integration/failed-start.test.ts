@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSettings } from "../../src/config/settings.js";
-import { startFloodgate } from "../../src/main.js";
+import { startFloodgate } from "../../src/app/floodgate.js";
 import { freePort } from "../harness/processes.js";
 
 /** Binds 127.0.0.1:port, or fails with the bind error (EADDRINUSE while someone holds it). */

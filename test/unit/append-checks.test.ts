@@ -4,12 +4,12 @@
  * real database are in test/integration/audit-seals.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import type { SealedRow } from "../../src/audit/append-checks.js";
-import { contentProblem, sealLink, sentColumns } from "../../src/audit/append-checks.js";
-import { parseChainKeys } from "../../src/audit/chain-key.js";
-import type { ChainRow } from "../../src/audit/chain-row.js";
-import { GENESIS_HASH, rowHash, sealOf } from "../../src/audit/chain-row.js";
-import type { AuditEntry } from "../../src/audit/types.js";
+import type { SealedRow } from "../../src/admin/postgres/append-checks.js";
+import { contentProblem, sealLink, sentColumns } from "../../src/admin/postgres/append-checks.js";
+import { parseChainKeys } from "../../src/admin/postgres/chain-key.js";
+import type { ChainRow } from "../../src/admin/postgres/chain-row.js";
+import { GENESIS_HASH, rowHash, sealOf } from "../../src/admin/postgres/chain-row.js";
+import type { AuditEntry } from "../../src/admin/types.js";
 
 const KEYS = parseChainKeys("k".repeat(40));
 const OTHER = parseChainKeys("o".repeat(40));

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 
-// DESIGN §1 import rules, checked on the source text.
+// The layers of docs/architecture.md ("Layers"), checked on the source text.
 const SRC = join(import.meta.dirname, "../../src");
 
 function files(dir: string): string[] {
@@ -15,6 +15,43 @@ function files(dir: string): string[] {
 function imports(file: string): string[] {
   const text = readFileSync(file, "utf8");
   return [...text.matchAll(/^(?:import|export)[^;]*?from\s+"([^"]+)"/gms)].map((m) => m[1]!);
+}
+
+/**
+ * The folders are the layers. A layer may import itself and the layers listed here, nothing else:
+ * the hot path (limiting, store) knows nothing of the admin half, the admin half knows no transport,
+ * only the composition root (app) knows the database code, and nothing imports app.
+ */
+const MAY_IMPORT = {
+  domain: [],
+  config: ["domain"],
+  observability: ["domain", "limiting"],
+  store: ["domain", "config"],
+  limiting: ["domain", "store"],
+  admin: ["domain", "config", "observability", "limiting", "store", "admin/auth"],
+  "admin/auth": ["domain", "config"],
+  "admin/postgres": ["domain", "config", "admin"],
+  transport: ["domain", "config", "observability", "limiting", "admin", "admin/auth"],
+  app: [
+    "domain",
+    "config",
+    "observability",
+    "store",
+    "limiting",
+    "admin",
+    "admin/auth",
+    "admin/postgres",
+    "transport",
+  ],
+  unknown: [],
+} as const satisfies Record<string, readonly string[]>;
+
+type Layer = keyof typeof MAY_IMPORT;
+
+function layerOf(file: string): Layer {
+  const [top, sub] = file.split("/");
+  if (top === "admin" && (sub === "auth" || sub === "postgres")) return `admin/${sub}`;
+  return top !== undefined && top in MAY_IMPORT && file.includes("/") ? (top as Layer) : "unknown";
 }
 
 const ALL = files(SRC).map((file) => ({ file: relative(SRC, file), imports: imports(file) }));
@@ -33,19 +70,28 @@ describe("architecture", () => {
     expect(bad).toEqual([]);
   });
 
-  it("transport/ never imports store/", () => {
-    const bad = ALL.filter((f) => f.file.startsWith("transport/")).flatMap((f) =>
-      f.imports.filter((i) => i.includes("/store/")).map((i) => `${f.file} → ${i}`),
-    );
+  it('each layer imports only the layers below it (docs/architecture.md, "Layers")', () => {
+    const bad = ALL.flatMap((f) => {
+      const from = layerOf(f.file);
+      return f.imports
+        .filter((i) => i.startsWith("."))
+        .map((i) => layerOf(relative(SRC, join(SRC, f.file, "..", i))))
+        .filter((to) => to !== from && !MAY_IMPORT[from].includes(to))
+        .map((to) => `${f.file} (${from}) → ${to}`);
+    });
     expect(bad).toEqual([]);
+  });
+
+  it("every source file is in a known layer", () => {
+    expect(ALL.filter((f) => layerOf(f.file) === "unknown").map((f) => f.file)).toEqual([]);
   });
 
   it("only transport/ sees gRPC and generated proto types", () => {
     // The composition root may start the gRPC server, and the operator CLI may use the admin
     // client (plain objects in and out); nothing else reaches into transport/grpc.
     const allowed = (f: { file: string }, i: string) =>
-      (f.file === "main.ts" && i === "./transport/grpc/server.js") ||
-      (f.file.startsWith("cli/") && i === "../transport/grpc/admin-client.js");
+      (f.file === "app/floodgate.ts" && i === "../transport/grpc/server.js") ||
+      (f.file.startsWith("app/cli/") && i === "../../transport/grpc/admin-client.js");
     const bad = ALL.filter((f) => !f.file.startsWith("transport/")).flatMap((f) =>
       f.imports
         .filter((i) => (i.startsWith("@grpc/") || i.includes("transport/grpc")) && !allowed(f, i))

@@ -1,9 +1,9 @@
 import { Client, credentials, Metadata, Server, ServerCredentials, status } from "@grpc/grpc-js";
 import type { ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { createAuthenticator } from "../../src/auth/authenticator.js";
+import { createAuthenticator } from "../../src/admin/auth/authenticator.js";
 import { createLogger } from "../../src/observability/logger.js";
-import type { AdminService } from "../../src/service/admin.js";
+import type { AdminService } from "../../src/admin/admin-service.js";
 import { addAdminService } from "../../src/transport/grpc/admin-server.js";
 import { ADMIN_SERVICE, packageDefinition } from "../../src/transport/grpc/proto.js";
 import type * as Proto from "../../src/transport/grpc/proto.js";

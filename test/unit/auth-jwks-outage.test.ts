@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { createAuthenticator } from "../../src/auth/authenticator.js";
-import type { AuthenticatorOptions } from "../../src/auth/authenticator.js";
-import type { JwksFetchFailure } from "../../src/auth/jwks-url.js";
+import { createAuthenticator } from "../../src/admin/auth/authenticator.js";
+import type { AuthenticatorOptions } from "../../src/admin/auth/authenticator.js";
+import type { JwksFetchFailure } from "../../src/admin/auth/jwks-url.js";
 import {
   adminSettings,
   bearer,

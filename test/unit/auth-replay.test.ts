@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { createAuthenticator } from "../../src/auth/authenticator.js";
-import { ReplayCache } from "../../src/auth/replay-cache.js";
-import type { Authenticator } from "../../src/auth/types.js";
+import { createAuthenticator } from "../../src/admin/auth/authenticator.js";
+import { ReplayCache } from "../../src/admin/auth/replay-cache.js";
+import type { Authenticator } from "../../src/admin/auth/types.js";
 import {
   adminSettings,
   b64url,

@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from "node:crypto";
 import type { JWK } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
-import { createAuthenticator } from "../../src/auth/authenticator.js";
-import type { AuthenticatorOptions } from "../../src/auth/authenticator.js";
+import { createAuthenticator } from "../../src/admin/auth/authenticator.js";
+import type { AuthenticatorOptions } from "../../src/admin/auth/authenticator.js";
 import { SettingsError } from "../../src/config/settings.js";
 import {
   adminSettings,

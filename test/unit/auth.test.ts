@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAuthenticator, MAX_AUTHORIZATION_LENGTH } from "../../src/auth/authenticator.js";
-import { PERMISSION_DENIED_MESSAGE, requireScope } from "../../src/auth/authorize.js";
-import { SCOPE_ADMIN, SCOPE_READ } from "../../src/auth/types.js";
-import type { Authenticator, AuthFailure, Principal } from "../../src/auth/types.js";
+import { createAuthenticator, MAX_AUTHORIZATION_LENGTH } from "../../src/admin/auth/authenticator.js";
+import { PERMISSION_DENIED_MESSAGE, requireScope } from "../../src/admin/auth/authorize.js";
+import { SCOPE_ADMIN, SCOPE_READ } from "../../src/admin/auth/types.js";
+import type { Authenticator, AuthFailure, Principal } from "../../src/admin/auth/types.js";
 import { FloodgateError } from "../../src/domain/errors.js";
 import {
   adminSettings,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { parseChainKeys } from "../../src/audit/chain-key.js";
-import type { ChainRow } from "../../src/audit/chain-row.js";
-import { contentOf, rowHash, sealOf } from "../../src/audit/chain-row.js";
+import { parseChainKeys } from "../../src/admin/postgres/chain-key.js";
+import type { ChainRow } from "../../src/admin/postgres/chain-row.js";
+import { contentOf, rowHash, sealOf } from "../../src/admin/postgres/chain-row.js";
 import { SettingsError } from "../../src/config/settings.js";
 
 const A = "a".repeat(32);

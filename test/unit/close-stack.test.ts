@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CloseStack } from "../../src/lifecycle/close-stack.js";
+import { CloseStack } from "../../src/app/close-stack.js";
 
 describe("CloseStack", () => {
   it("closes in reverse order, each once, and carries on past a closer that throws", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { INPUT_LIMITS } from "../../src/service/limits.js";
-import { MAX_REASON_LENGTH } from "../../src/service/admin-input.js";
+import { INPUT_LIMITS } from "../../src/limiting/limits.js";
+import { MAX_REASON_LENGTH } from "../../src/admin/admin-input.js";
 import { packageDefinition } from "../../src/transport/grpc/proto.js";
 import { SERVER_OPTIONS } from "../../src/transport/grpc/server.js";
 

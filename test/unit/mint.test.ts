@@ -1,12 +1,12 @@
 import { createPrivateKey } from "node:crypto";
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader } from "jose";
 import { describe, expect, it } from "vitest";
-import { createAuthenticator } from "../../src/auth/authenticator.js";
-import { requireScope } from "../../src/auth/authorize.js";
-import { jwksFromPublicKeyPem, mintToken, MintError } from "../../src/auth/mint.js";
-import type { MintOptions } from "../../src/auth/mint.js";
-import { SCOPE_ADMIN, SCOPE_READ } from "../../src/auth/types.js";
-import type { Authenticator } from "../../src/auth/types.js";
+import { createAuthenticator } from "../../src/admin/auth/authenticator.js";
+import { requireScope } from "../../src/admin/auth/authorize.js";
+import { jwksFromPublicKeyPem, mintToken, MintError } from "../../src/admin/auth/mint.js";
+import type { MintOptions } from "../../src/admin/auth/mint.js";
+import { SCOPE_ADMIN, SCOPE_READ } from "../../src/admin/auth/types.js";
+import type { Authenticator } from "../../src/admin/auth/types.js";
 import {
   adminSettings,
   AUDIENCE,

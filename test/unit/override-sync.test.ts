@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { OverrideSyncOptions } from "../../src/audit/override-sync.js";
-import { startOverrideSync } from "../../src/audit/override-sync.js";
-import type { OverrideRecord } from "../../src/audit/types.js";
+import type { OverrideSyncOptions } from "../../src/admin/override-sync.js";
+import { startOverrideSync } from "../../src/admin/override-sync.js";
+import type { OverrideRecord } from "../../src/admin/types.js";
 import { sleep } from "../harness/processes.js";
 
 async function eventually(check: () => boolean): Promise<void> {

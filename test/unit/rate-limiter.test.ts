@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { loadRulesFromText } from "../../src/config/rules-loader.js";
 import type { RuleSet } from "../../src/domain/rules.js";
-import { createCheckLimit } from "../../src/service/check-limit.js";
-import type { Outcome } from "../../src/service/rate-limiter.js";
-import { createRateLimiter } from "../../src/service/rate-limiter.js";
-import type { LimitRequest, RequestDescriptor } from "../../src/service/types.js";
+import { createCheckLimit } from "../../src/limiting/check-limit.js";
+import type { Outcome } from "../../src/limiting/rate-limiter.js";
+import { createRateLimiter } from "../../src/limiting/rate-limiter.js";
+import type { LimitRequest, RequestDescriptor } from "../../src/limiting/types.js";
 import { createMemoryStore } from "../../src/store/local/memory-store.js";
 
 const RULES = `

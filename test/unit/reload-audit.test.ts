@@ -1,8 +1,8 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import type { RuleSet } from "../../src/domain/rules.js";
-import type { ReloadAudit } from "../../src/lifecycle/reload-audit.js";
-import { createReloadAudit } from "../../src/lifecycle/reload-audit.js";
+import type { ReloadAudit } from "../../src/admin/rules-audit.js";
+import { createReloadAudit } from "../../src/admin/rules-audit.js";
 import { createMetrics } from "../../src/observability/metrics.js";
 
 /** The pending rules-load rows (issue 10, item 6), against a fake audit store a test can take down. */

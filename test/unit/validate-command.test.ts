@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { validateRulesPath } from "../../src/config/validate-command.js";
+import { validateRulesPath } from "../../src/app/cli/validate-command.js";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/rules/", import.meta.url));
 

@@ -1,7 +1,7 @@
 import type { MethodDefinition } from "@grpc/proto-loader";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { DescriptorStatus, LimitResult } from "../../src/service/types.js";
+import type { DescriptorStatus, LimitResult } from "../../src/limiting/types.js";
 import { packageDefinition, RLS_SERVICE } from "../../src/transport/grpc/proto.js";
 import { decodeRateLimitRequest, encodeRateLimitResponse } from "../../src/transport/grpc/rls-codec.js";
 import { UNITS } from "../../src/domain/units.js";

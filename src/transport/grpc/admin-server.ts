@@ -9,12 +9,12 @@ import type {
 } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import { randomUUID } from "node:crypto";
-import type { Authenticator, TokenUse } from "../../auth/types.js";
-import { AuthError } from "../../auth/types.js";
+import type { Authenticator, TokenUse } from "../../admin/auth/types.js";
+import { AuthError } from "../../admin/auth/types.js";
 import { invalidArgument, isFloodgateError } from "../../domain/errors.js";
 import type { Logger } from "../../observability/logger.js";
 import { LogThrottle } from "../../observability/log-throttle.js";
-import type { AdminContext, AdminService } from "../../service/admin.js";
+import type { AdminContext, AdminService } from "../../admin/admin-service.js";
 import type { ProtoLimit, ProtoTarget, ProtoTimestamp, ProtoVerifyRequest } from "./admin-translate.js";
 import {
   auditEventOut,

@@ -1,7 +1,7 @@
 import { protoTimeFromDate } from "./timestamps.js";
-import type { AuditEvent, OverrideLimit, OverrideRecord, VerifyResult } from "../../audit/types.js";
-import type { LimitInput, TargetInput } from "../../service/admin-input.js";
-import type { BucketView, VerifyInput } from "../../service/admin.js";
+import type { AuditEvent, OverrideLimit, OverrideRecord, VerifyResult } from "../../admin/types.js";
+import type { LimitInput, TargetInput } from "../../admin/admin-input.js";
+import type { BucketView, VerifyInput } from "../../admin/admin-service.js";
 import type { Unit } from "../../domain/units.js";
 
 /** floodgate.v1.Admin messages ⇄ domain types; only this file knows their generated shapes. */

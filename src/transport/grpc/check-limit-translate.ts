@@ -1,5 +1,5 @@
 import { protoTimeFromMs } from "./timestamps.js";
-import type { CheckLimitInput, CheckLimitOutcome } from "../../service/check-limit.js";
+import type { CheckLimitInput, CheckLimitOutcome } from "../../limiting/check-limit.js";
 
 /** floodgate.v1 CheckLimit messages ⇄ domain types. */
 export interface ProtoCheckLimitRequest {

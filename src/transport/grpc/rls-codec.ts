@@ -1,14 +1,14 @@
 import protobuf from "protobufjs/minimal.js";
 import { invalidArgument } from "../../domain/errors.js";
 import type { Unit } from "../../domain/units.js";
-import { INPUT_LIMITS } from "../../service/limits.js";
+import { INPUT_LIMITS } from "../../limiting/limits.js";
 import type {
   DescriptorStatus,
   LimitRequest,
   LimitResult,
   LimitSpec,
   RequestDescriptor,
-} from "../../service/types.js";
+} from "../../limiting/types.js";
 
 /**
  * A hand-written codec for the two messages on the hot path (RateLimitRequest in,

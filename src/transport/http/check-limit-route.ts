@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
-import { INPUT_LIMITS } from "../../service/limits.js";
+import { INPUT_LIMITS } from "../../limiting/limits.js";
 import { ERROR_SCHEMA } from "./ops-routes.js";
-import type { CheckLimitInput, CheckLimitOutcome } from "../../service/check-limit.js";
+import type { CheckLimitInput, CheckLimitOutcome } from "../../limiting/check-limit.js";
 
 /**
  * POST /api/v1/check-limit: the JSON face of CheckLimit. It translates only; the decision is the

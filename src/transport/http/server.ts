@@ -3,7 +3,7 @@ import Fastify from "fastify";
 import { invalidArgument } from "../../domain/errors.js";
 import type { Logger } from "../../observability/logger.js";
 import type { Metrics } from "../../observability/metrics.js";
-import type { CheckLimitInput, CheckLimitOutcome } from "../../service/check-limit.js";
+import type { CheckLimitInput, CheckLimitOutcome } from "../../limiting/check-limit.js";
 import { registerCheckLimitRoute } from "./check-limit-route.js";
 import { classifyHttpError } from "./status-map.js";
 import swagger from "@fastify/swagger";

@@ -124,9 +124,9 @@ describe("Dockerfile", () => {
   });
 
   it("starts the CLI's serve command in exec form (Node receives SIGTERM itself)", () => {
-    expect(final("ENTRYPOINT").map((i) => i.args)).toEqual(['["node", "dist/src/cli.js"]']);
+    expect(final("ENTRYPOINT").map((i) => i.args)).toEqual(['["node", "dist/src/app/cli.js"]']);
     expect(final("CMD").map((i) => i.args)).toEqual(['["serve"]']);
-    expect(exists("src/cli.ts")).toBe(true);
+    expect(exists("src/app/cli.ts")).toBe(true);
   });
 });
 
@@ -145,7 +145,7 @@ describe(".dockerignore", () => {
   it("keeps out dependencies, build output, git, secrets and tests", () => {
     for (const path of [
       "node_modules/x",
-      "dist/src/cli.js",
+      "dist/src/app/cli.js",
       ".git/config",
       ".env",
       "test/unit/a.ts",

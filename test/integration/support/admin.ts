@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { mintToken } from "../../../src/auth/mint.js";
+import { mintToken } from "../../../src/admin/auth/mint.js";
 import type { AdminClient } from "../../../src/transport/grpc/admin-client.js";
 import { createAdminClient } from "../../../src/transport/grpc/admin-client.js";
 import type { PostgresTarget } from "../../harness/postgres.js";

@@ -4,14 +4,14 @@
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import type { ChainRow } from "../../../src/audit/chain-row.js";
-import { chainColumns, contentOf, rowHash } from "../../../src/audit/chain-row.js";
-import { appRoleGrants } from "../../../src/audit/grants.js";
-import type { MigrateResult } from "../../../src/audit/migrations.js";
-import { migrate } from "../../../src/audit/migrations.js";
-import type { PgAuditStoreOptions } from "../../../src/audit/pg-audit-store.js";
-import { createPgAuditStore } from "../../../src/audit/pg-audit-store.js";
-import type { Actor, AuditStore, ChangeContext } from "../../../src/audit/types.js";
+import type { ChainRow } from "../../../src/admin/postgres/chain-row.js";
+import { chainColumns, contentOf, rowHash } from "../../../src/admin/postgres/chain-row.js";
+import { appRoleGrants } from "../../../src/admin/postgres/grants.js";
+import type { MigrateResult } from "../../../src/admin/postgres/migrations.js";
+import { migrate } from "../../../src/admin/postgres/migrations.js";
+import type { PgAuditStoreOptions } from "../../../src/admin/postgres/pg-audit-store.js";
+import { createPgAuditStore } from "../../../src/admin/postgres/pg-audit-store.js";
+import type { Actor, AuditStore, ChangeContext } from "../../../src/admin/types.js";
 import type { PostgresTarget } from "../../harness/postgres.js";
 import { findPostgres } from "../../harness/postgres.js";
 import { useFixture } from "../../harness/fixture.js";

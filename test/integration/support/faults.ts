@@ -177,7 +177,7 @@ export async function readyz(httpUrl: string): Promise<Readyz> {
 const ERROR = 50;
 const INFO = 30;
 
-/** The alert on entering fallback (src/lifecycle/store-factory.ts): error level, with a reason. */
+/** The alert on entering fallback (src/app/store-factory.ts): error level, with a reason. */
 export function enteredFallbackLines(logs: readonly Record<string, unknown>[]): Record<string, unknown>[] {
   return logs.filter(
     (l) =>

@@ -9,9 +9,9 @@ import { SignJWT, exportJWK, exportPKCS8, exportSPKI, generateKeyPair } from "jo
 import type { CryptoKey, JWK, JWTPayload } from "jose";
 import { expect } from "vitest";
 import type { AdminSettings } from "../../../src/config/settings.js";
-import type { SigningAlgorithm } from "../../../src/auth/keys.js";
-import { AuthError, UNAUTHENTICATED_MESSAGE } from "../../../src/auth/types.js";
-import type { AuthFailure } from "../../../src/auth/types.js";
+import type { SigningAlgorithm } from "../../../src/admin/auth/keys.js";
+import { AuthError, UNAUTHENTICATED_MESSAGE } from "../../../src/admin/auth/types.js";
+import type { AuthFailure } from "../../../src/admin/auth/types.js";
 import { useFixture } from "../../harness/fixture.js";
 
 /** Shared by the auth and mint tests: real keys, real files, no mocks. */
