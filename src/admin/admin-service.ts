@@ -106,10 +106,13 @@ export function createAdminService(deps: AdminDeps) {
   function locate(t: Target) {
     const request = {
       domain: t.domain,
-      descriptors: [{ entries: t.entries, limitOverride: undefined, hitsAddend: undefined }],
+      descriptors: [{ entries: t.entries, descriptorLimit: undefined, hitsAddend: undefined }],
       hitsAddend: 0,
     };
-    const resolved = resolveLimits({ rules: deps.rules.current(), overrides, nowMs: deps.now() }, request)[0];
+    const resolved = resolveLimits(
+      { rules: deps.rules.current(), operatorLimits: overrides, nowMs: deps.now() },
+      request,
+    )[0];
     return { key: bucketKey(deps.keyPrefix, t.domain, resolved?.bucketEntries ?? t.entries), resolved };
   }
 
@@ -182,7 +185,7 @@ export function createAdminService(deps: AdminDeps) {
           rule === undefined || rule.unlimited
             ? undefined
             : { requestsPerUnit: rule.requestsPerUnit, unit: rule.unit, burst: rule.burst },
-        overridden: rule?.name === "override",
+        overridden: resolved?.source === "operator",
       };
     },
 

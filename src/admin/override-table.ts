@@ -1,5 +1,6 @@
 import type { OverrideRecord } from "./types.js";
 import type { DescriptorEntry, RateLimitRule } from "../domain/rules.js";
+import type { OperatorLimits } from "../limiting/resolve.js";
 
 /**
  * The in-memory table of operator overrides that the hot path reads (it never queries Postgres).
@@ -12,8 +13,6 @@ interface Entry {
   readonly expiresAtMs: number;
 }
 
-const OVERRIDE_NAME = "override";
-
 /** One string per exact descriptor; JSON keeps keys and values that contain any character apart. */
 export function descriptorId(entries: readonly DescriptorEntry[]): string {
   return JSON.stringify(entries.map((e) => [e.key, e.value]));
@@ -22,12 +21,13 @@ export function descriptorId(entries: readonly DescriptorEntry[]): string {
 function entryOf(record: OverrideRecord): Entry {
   const { requestsPerUnit, unit, burst } = record.limit;
   return {
-    rule: { name: OVERRIDE_NAME, unit, requestsPerUnit, burst, unlimited: false, replaces: [] },
+    // No name: a rule's `replaces` names rules, and can never drop an operator's limit.
+    rule: { name: undefined, unit, requestsPerUnit, burst, unlimited: false, replaces: [] },
     expiresAtMs: record.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY,
   };
 }
 
-export class OverrideTable {
+export class OverrideTable implements OperatorLimits {
   #byDomain = new Map<string, Map<string, Entry>>();
 
   /** Number of overrides held (for logs and tests). */

@@ -208,9 +208,9 @@ async function start(settings: Settings, parts: { logger: Logger; opened: CloseS
     keyPrefix: settings.redisKeyPrefix,
     shadowMode: settings.shadowMode,
     responseHeaders: settings.responseHeaders,
-    descriptorLimitOverrides: settings.descriptorLimitOverrides,
+    descriptorLimits: settings.descriptorLimits,
     observer: metrics.observer,
-    ...(admin === undefined ? {} : { overrides: admin.overrides }),
+    operatorLimits: admin?.overrides,
   });
   const checkLimit = createCheckLimit({ limiter, domain: settings.checkLimitDomain, now: Date.now });
   let draining = false;

@@ -155,7 +155,7 @@ export interface Settings {
   readonly tls: ListenerTlsFiles | undefined;
   readonly http: HttpLimits;
   /** Honour the descriptor `limit` field of ShouldRateLimit (Envoy's per-route override). */
-  readonly descriptorLimitOverrides: boolean;
+  readonly descriptorLimits: boolean;
   readonly rulesPath: string;
   readonly redisUrl: string | undefined;
   readonly redisClusterNodes: readonly string[] | undefined;
@@ -265,7 +265,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       idleTimeoutMs: s.HTTP_IDLE_TIMEOUT_MS,
       maxConnections: s.HTTP_MAX_CONNECTIONS,
     }),
-    descriptorLimitOverrides: s.DESCRIPTOR_LIMIT_OVERRIDES,
+    descriptorLimits: s.DESCRIPTOR_LIMIT_OVERRIDES,
     rulesPath: s.RULES_PATH,
     redisUrl: s.REDIS_URL,
     redisClusterNodes: s.REDIS_CLUSTER_NODES,

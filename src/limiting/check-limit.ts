@@ -29,7 +29,7 @@ export interface CheckLimitOptions {
 }
 
 function descriptor(entries: { key: string; value: string }[]): RequestDescriptor {
-  return { entries, limitOverride: undefined, hitsAddend: undefined };
+  return { entries, descriptorLimit: undefined, hitsAddend: undefined };
 }
 
 /** README, "CheckLimit": per-user, per-endpoint and per-pair descriptors, checked together. */

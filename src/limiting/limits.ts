@@ -63,11 +63,8 @@ function validateDescriptor(request: LimitRequest, index: number): void {
   if (hits !== undefined && !(Number.isInteger(hits) && hits >= 0 && hits <= INPUT_LIMITS.maxCost)) {
     throw invalidArgument(`${at}.hits_addend`);
   }
-  const override = descriptor.limitOverride;
-  if (
-    override !== undefined &&
-    !(Number.isInteger(override.requestsPerUnit) && override.requestsPerUnit >= 0)
-  ) {
+  const limit = descriptor.descriptorLimit;
+  if (limit !== undefined && !(Number.isInteger(limit.requestsPerUnit) && limit.requestsPerUnit >= 0)) {
     throw invalidArgument(`${at}.limit.requests_per_unit`);
   }
 }

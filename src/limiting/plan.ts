@@ -43,7 +43,7 @@ function checkFor(limit: ResolvedLimit, key: string, cost: number): BucketCheck 
 
 function keyOf(prefix: string, domain: string, limit: ResolvedLimit): string {
   const key = bucketKey(prefix, domain, limit.bucketEntries);
-  return limit.keyLimit === undefined ? key : limitBucketKey(key, limit.keyLimit);
+  return limit.descriptorLimit === undefined ? key : limitBucketKey(key, limit.descriptorLimit);
 }
 
 export function buildPlan(
@@ -67,8 +67,15 @@ export function buildPlan(
   return { steps, checks, staticDeny };
 }
 
+/**
+ * The name Envoy sees in `current_limit` (and the RateLimit-Limit header) for an operator's
+ * override. A label only: it is not a rule name, and no rule's `replaces` can refer to it.
+ */
+export const OPERATOR_LIMIT_LABEL = "override";
+
 function specOf(limit: ResolvedLimit): LimitSpec {
-  const { name, requestsPerUnit, unit } = limit.rule;
+  const { requestsPerUnit, unit } = limit.rule;
+  const name = limit.source === "operator" ? OPERATOR_LIMIT_LABEL : limit.rule.name;
   return { name, requestsPerUnit, unit };
 }
 

@@ -4,7 +4,7 @@ import { rateLimitHeaders } from "./headers.js";
 import { validateLimitRequest } from "./limits.js";
 import type { Plan } from "./plan.js";
 import { buildPlan, statusOf } from "./plan.js";
-import type { OverrideTable } from "../admin/override-table.js";
+import type { OperatorLimits } from "./resolve.js";
 import { resolveLimits } from "./resolve.js";
 import type { DescriptorStatus, LimitRequest, LimitResult } from "./types.js";
 
@@ -27,10 +27,10 @@ export interface RateLimiterOptions {
   readonly shadowMode: boolean;
   readonly responseHeaders: boolean;
   /** Honour Envoy's descriptor `limit` (DESCRIPTOR_LIMIT_OVERRIDES). Default true. */
-  readonly descriptorLimitOverrides?: boolean;
+  readonly descriptorLimits?: boolean;
   readonly observer?: DecisionObserver;
   /** Operators' overrides (admin API); absent when admin is off. */
-  readonly overrides?: OverrideTable;
+  readonly operatorLimits?: OperatorLimits | undefined;
   /** Wall clock in ms, for override expiry. Default Date.now. */
   readonly now?: () => number;
 }
@@ -47,15 +47,15 @@ function wouldDeny(plan: Plan, decision: StoreDecision | undefined): boolean {
 }
 
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
-  const { rules, store, keyPrefix, shadowMode, responseHeaders, observer, overrides } = options;
-  const { descriptorLimitOverrides } = options;
+  const { rules, store, keyPrefix, shadowMode, responseHeaders, observer, operatorLimits } = options;
+  const { descriptorLimits } = options;
   const now = options.now ?? Date.now;
 
   async function decide(request: LimitRequest): Promise<LimitResult> {
     validateLimitRequest(request);
     const ruleSet = rules.current();
-    const nowMs = overrides === undefined ? 0 : now();
-    const limits = resolveLimits({ rules: ruleSet, overrides, nowMs, descriptorLimitOverrides }, request);
+    const nowMs = operatorLimits === undefined ? 0 : now();
+    const limits = resolveLimits({ rules: ruleSet, operatorLimits, nowMs, descriptorLimits }, request);
     const plan = buildPlan(request, limits, keyPrefix);
     const decision =
       plan.checks.length > 0 && !plan.staticDeny ? await store.evaluate(plan.checks) : undefined;

@@ -2,7 +2,7 @@ import type { DescriptorEntry } from "../domain/rules.js";
 import type { Unit } from "../domain/units.js";
 import type { DecisionSource } from "../store/bucket-store.js";
 
-/** A limit as Envoy sees it in `current_limit`, and as a descriptor `limit` override carries it. */
+/** A limit as Envoy sees it in `current_limit`, and as a descriptor `limit` carries it. */
 export interface LimitSpec {
   readonly name: string | undefined;
   readonly requestsPerUnit: number;
@@ -11,8 +11,8 @@ export interface LimitSpec {
 
 export interface RequestDescriptor {
   readonly entries: readonly DescriptorEntry[];
-  /** Envoy's per-descriptor `limit` override: used instead of the rules. */
-  readonly limitOverride: LimitSpec | undefined;
+  /** Envoy's per-descriptor `limit` (its RateLimitOverride message): used instead of the rules. */
+  readonly descriptorLimit: LimitSpec | undefined;
   /** Present descriptor-level hits_addend; 0 means check without consuming. */
   readonly hitsAddend: number | undefined;
 }

@@ -18,6 +18,11 @@ domain: edge
 descriptors:
   - key: user
     rate_limit: { unit: minute, requests_per_unit: 100 }
+  - key: plan
+    value: premium
+    rate_limit: { name: premium, unit: minute, requests_per_unit: 1000, replaces: [{ name: override }] }
+  - key: named
+    rate_limit: { name: override, unit: minute, requests_per_unit: 100 }
 `;
 
 interface AuditRow {
@@ -120,6 +125,29 @@ describe("admin API over gRPC, on Postgres", () => {
     expect(await check()).toMatchObject({ allowed: true, remaining: 1 });
     expect(await check()).toMatchObject({ allowed: true, remaining: 0 });
     expect((await check()).allowed).toBe(false);
+  });
+
+  it("keeps an operator's override when a rule that `replaces` a rule named `override` matches too", async () => {
+    const entries = [{ key: "user", value: "trudy" }];
+    await admin.call("SetOverride", {
+      target: { domain: "edge", entries },
+      limit: { requests_per_unit: 2, unit: "MINUTE" },
+      reason: "abuse",
+    });
+    const both = rlsRequest("edge", [[["user", "trudy"]], [["plan", "premium"]]]);
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++)
+      codes.push((await call<ProtoResponse>(server.rls, "ShouldRateLimit", both)).overall_code);
+    expect(codes).toEqual([OK, OK, OVER_LIMIT]);
+    await admin.call("DeleteOverride", { target: { domain: "edge", entries }, reason: "done" });
+  });
+
+  it("does not report a rule named `override` as an operator's override", async () => {
+    const target = { domain: "edge", entries: [{ key: "named", value: "x" }] };
+    expect(await admin.call("GetBucket", { target })).toMatchObject({ overridden: false });
+    await admin.call("SetOverride", { target, limit: { requests_per_unit: 3, unit: "MINUTE" }, reason: "r" });
+    expect(await admin.call("GetBucket", { target })).toMatchObject({ overridden: true });
+    await admin.call("DeleteOverride", { target, reason: "done" });
   });
 
   it("resets a bucket and shows it, audited", async () => {

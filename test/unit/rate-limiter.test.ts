@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadRulesFromText } from "../../src/config/rules-loader.js";
 import type { RuleSet } from "../../src/domain/rules.js";
+import { OverrideTable } from "../../src/admin/override-table.js";
 import { createCheckLimit } from "../../src/limiting/check-limit.js";
 import type { Outcome } from "../../src/limiting/rate-limiter.js";
 import { createRateLimiter } from "../../src/limiting/rate-limiter.js";
@@ -30,7 +31,9 @@ function ruleSet(): RuleSet {
 }
 
 /** A limiter on the real in-memory store with a clock the test moves by hand. */
-function setup(options: { shadowMode?: boolean; descriptorLimitOverrides?: boolean } = {}) {
+function setup(
+  options: { shadowMode?: boolean; descriptorLimits?: boolean; operatorLimits?: OverrideTable } = {},
+) {
   let nowUs = 1_000_000;
   const outcomes: Outcome[] = [];
   const store = createMemoryStore({ maxBuckets: 1000, clock: () => nowUs });
@@ -41,8 +44,10 @@ function setup(options: { shadowMode?: boolean; descriptorLimitOverrides?: boole
     keyPrefix: "t:",
     shadowMode: options.shadowMode ?? false,
     responseHeaders: true,
-    descriptorLimitOverrides: options.descriptorLimitOverrides ?? true,
+    descriptorLimits: options.descriptorLimits ?? true,
     observer: { onDecision: (e) => outcomes.push(e.outcome) },
+    operatorLimits: options.operatorLimits,
+    now: () => nowUs / 1000,
   });
   const advance = (ms: number) => {
     nowUs += ms * 1000;
@@ -52,7 +57,7 @@ function setup(options: { shadowMode?: boolean; descriptorLimitOverrides?: boole
 
 const d = (...pairs: [string, string][]): RequestDescriptor => ({
   entries: pairs.map(([key, value]) => ({ key, value })),
-  limitOverride: undefined,
+  descriptorLimit: undefined,
   hitsAddend: undefined,
 });
 const req = (descriptors: RequestDescriptor[], hitsAddend = 0): LimitRequest => ({
@@ -136,7 +141,7 @@ describe("rate limiter on the in-memory store", () => {
     const { limiter } = setup();
     const limited = (requestsPerUnit: number, unit: "second" | "minute"): RequestDescriptor => ({
       ...d(["user", "v"]),
-      limitOverride: { name: undefined, requestsPerUnit, unit },
+      descriptorLimit: { name: undefined, requestsPerUnit, unit },
     });
     for (let i = 0; i < 4; i++) await limiter.decide(req([d(["user", "v"])]));
     expect((await limiter.decide(req([d(["user", "v"])]))).overallCode).toBe("OVER_LIMIT");
@@ -149,11 +154,40 @@ describe("rate limiter on the in-memory store", () => {
     expect((await limiter.decide(req([limited(1, "second")]))).overallCode).toBe("OK");
   });
 
+  it("applies an operator's override over the descriptor limit and the rules, until it expires", async () => {
+    const operatorLimits = new OverrideTable();
+    const { limiter, advance, now } = setup({ operatorLimits });
+    operatorLimits.upsert({
+      id: "1",
+      domain: "svc",
+      entries: [{ key: "user", value: "op" }],
+      limit: { requestsPerUnit: 1, unit: "minute", burst: undefined },
+      expiresAt: new Date(now() + 120_000),
+      reason: "test",
+      createdBy: "ops",
+      createdAt: new Date(0),
+      updatedAt: new Date(0),
+    });
+    const withLimit = {
+      ...d(["user", "op"]),
+      descriptorLimit: { name: undefined, requestsPerUnit: 9, unit: "second" as const },
+    };
+    const first = await limiter.decide(req([withLimit]));
+    expect(first.statuses[0]).toMatchObject({
+      code: "OK",
+      currentLimit: { name: "override", requestsPerUnit: 1, unit: "minute" },
+    });
+    expect((await limiter.decide(req([d(["user", "op"])]))).overallCode).toBe("OVER_LIMIT");
+    advance(120_000);
+    const after = await limiter.decide(req([d(["user", "op"])]));
+    expect(after.statuses[0]?.currentLimit).toMatchObject({ name: "per-user", requestsPerUnit: 2 });
+  });
+
   it("ignores a descriptor limit override when DESCRIPTOR_LIMIT_OVERRIDES is false", async () => {
-    const { limiter } = setup({ descriptorLimitOverrides: false });
+    const { limiter } = setup({ descriptorLimits: false });
     const limited = {
       ...d(["user", "w"]),
-      limitOverride: { name: undefined, requestsPerUnit: 1, unit: "hour" as const },
+      descriptorLimit: { name: undefined, requestsPerUnit: 1, unit: "hour" as const },
     };
     const res = await limiter.decide(req([limited]));
     expect(res.statuses[0]).toMatchObject({

@@ -106,10 +106,10 @@ describe("settings", () => {
         idleTimeoutMs: 5_000,
         maxConnections: 10_000,
       },
-      descriptorLimitOverrides: true,
+      descriptorLimits: true,
       auditChainKeyFile: undefined,
     });
-    expect(loadSettings({ DESCRIPTOR_LIMIT_OVERRIDES: "false" }).descriptorLimitOverrides).toBe(false);
+    expect(loadSettings({ DESCRIPTOR_LIMIT_OVERRIDES: "false" }).descriptorLimits).toBe(false);
   });
 
   it("takes TLS as a certificate and key together, and a client CA only with them", () => {

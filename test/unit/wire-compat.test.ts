@@ -36,7 +36,7 @@ describe("Envoy RLS v3 wire compatibility", () => {
             { key: "user", value: "alice" },
             { key: "path", value: "/api" },
           ],
-          limitOverride: undefined,
+          descriptorLimit: undefined,
           hitsAddend: undefined,
         },
       ],
@@ -60,7 +60,9 @@ describe("Envoy RLS v3 wire compatibility", () => {
     expect(decodeRateLimitRequest(Buffer.from(REQUEST_HITS_ADDEND, "hex"))).toEqual({
       domain: "edge",
       hitsAddend: 3,
-      descriptors: [{ entries: [{ key: "user", value: "alice" }], limitOverride: undefined, hitsAddend: 0 }],
+      descriptors: [
+        { entries: [{ key: "user", value: "alice" }], descriptorLimit: undefined, hitsAddend: 0 },
+      ],
     });
     const minimal = {
       domain: "edge",
@@ -83,7 +85,7 @@ describe("Envoy RLS v3 wire compatibility", () => {
     });
     expect(decodeRateLimitRequest(bytes).descriptors[0]).toEqual({
       entries: [{ key: "k", value: "v" }],
-      limitOverride: { name: undefined, requestsPerUnit: 5, unit: "year" },
+      descriptorLimit: { name: undefined, requestsPerUnit: 5, unit: "year" },
       hitsAddend: 7,
     });
     const bad = reflection().requestSerialize({

@@ -113,7 +113,7 @@ function decodeUInt64Value(reader: ReaderT, end: number): number {
 
 function decodeDescriptor(reader: ReaderT, end: number, index: number): RequestDescriptor {
   const entries: { key: string; value: string }[] = [];
-  let limitOverride: LimitSpec | undefined;
+  let descriptorLimit: LimitSpec | undefined;
   let hitsAddend: number | undefined;
   while (reader.pos < end) {
     const tag = reader.uint32();
@@ -127,11 +127,11 @@ function decodeDescriptor(reader: ReaderT, end: number, index: number): RequestD
         if (typeof entry === "string")
           throw invalidArgument(`descriptors[${index}].entries[${entries.length}].${entry}`);
         entries.push(entry);
-      } else if (field === 2) limitOverride = decodeOverride(reader, stop, index);
+      } else if (field === 2) descriptorLimit = decodeOverride(reader, stop, index);
       else hitsAddend = decodeUInt64Value(reader, stop);
     } else reader.skipType(tag & 7);
   }
-  return { entries, limitOverride, hitsAddend };
+  return { entries, descriptorLimit, hitsAddend };
 }
 
 function decodeDomain(reader: ReaderT): string {
