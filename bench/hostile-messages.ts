@@ -1,6 +1,6 @@
 /**
  * A normal ShouldRateLimit's latency, and Floodgate's memory, while 16 hostile messages are in
- * flight on other connections (issue 10, item 2; target: answered within Envoy's 20 ms). Not a
+ * flight on other connections (docs/security.md, threat 2; target: answered within Envoy's 20 ms). Not a
  * test: it measures and prints. `make bench` runs it; alone: `node dist/bench/hostile-messages.js`
  * after `make build`.
  *

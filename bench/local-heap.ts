@@ -1,6 +1,6 @@
 /**
- * Heap used per bucket by the in-process store (issue 3, item 5; issue 10, item 7 for the hostile
- * keys). Not a test: it measures and prints. Run with `node --expose-gc` on the built code:
+ * Heap used per bucket by the in-process store (README, "Sizing"; docs/security.md, threat 7 for
+ * the hostile keys). Not a test: it measures and prints. Run with `node --expose-gc` on the built code:
  * `make bench`. Arguments: the bucket count, then `hostile` for 1 KB values made of `{` (which
  * escaping triples) instead of realistic ones.
  */

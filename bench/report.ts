@@ -1,4 +1,4 @@
-/** Results as tables (stdout and Markdown) and the targets of issues 6 and 10 with PASS or FAIL. */
+/** Results as tables (stdout and Markdown) and the targets (docs/benchmarks.md, "Targets") with PASS or FAIL. */
 import type { Row } from "./measure.js";
 import type { ServerId } from "./servers.js";
 
@@ -56,9 +56,9 @@ export interface BenchResults {
   /** The fixed rate of the "half" scenario, in requests per second. */
   readonly halfRate: number;
   readonly heap: HeapResult | undefined;
-  /** The same with 1 KB hostile values (issue 10, item 7). */
+  /** The same with 1 KB hostile values (docs/security.md, threat 7). */
   readonly hostileHeap: HeapResult | undefined;
-  /** A normal call under hostile messages (issue 10, item 2): no attack first, then each kind. */
+  /** A normal call under hostile messages (docs/security.md, threat 2): no attack first, then each kind. */
   readonly hostile: readonly HostileRun[] | undefined;
 }
 
@@ -256,7 +256,7 @@ function evalshaTarget(results: BenchResults): Target {
   };
 }
 
-/** Issue 10: hostile keys (item 7) and hostile messages (item 2). */
+/** The hostile-input targets: hostile keys and hostile messages (docs/security.md, threats 7 and 2). */
 function hostileTargets(results: BenchResults): Target[] {
   const heap = results.hostileHeap;
   const attack = results.hostile?.find((run) => run.answers.RESOURCE_EXHAUSTED !== undefined);

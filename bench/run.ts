@@ -1,5 +1,5 @@
 /**
- * `make bench` (issue 6): starts the baseline, Floodgate in memory, Floodgate on a private Redis
+ * `make bench` (docs/benchmarks.md): starts the baseline, Floodgate in memory, Floodgate on a private Redis
  * and the rate-limiter-flexible peer, each in its own process; drives each with the same load;
  * prints a table per scenario and writes docs/benchmarks.md. A benchmark, not a test: it measures
  * and reports, and fails only when something could not be measured.

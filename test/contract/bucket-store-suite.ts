@@ -1,7 +1,8 @@
 /**
- * The one behaviour suite every BucketStore must pass (DESIGN §8). Call it with a factory; each
- * test gets a fresh store and disposes of it. Specs refill slowly (per hour) so that a store on
- * real Redis time behaves, within a test's few milliseconds, like a frozen clock.
+ * The one behaviour suite every BucketStore must pass (docs/architecture.md, "Testing"). Call it
+ * with a factory; each test gets a fresh store and disposes of it. Specs refill slowly (per hour)
+ * so that a store on real Redis time behaves, within a test's few milliseconds, like a frozen
+ * clock.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { BucketCheck, BucketSpec } from "../../src/domain/bucket.js";

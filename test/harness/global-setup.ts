@@ -1,6 +1,6 @@
 /**
- * Vitest global setup: finds the suite's Redis once (DESIGN §8 order: REDIS_URL, a private
- * redis-server, testcontainers, else fail naming all three) and provides its URL to every test
+ * Vitest global setup: finds the suite's Redis once (in this order: REDIS_URL, a private
+ * redis-server, testcontainers, else fail naming all three; docs/architecture.md, "Testing") and provides its URL to every test
  * file via `inject("redisUrl")`. Nothing is skipped, with or without CI=true: no Redis is an error.
  * Postgres is not started here; tests that need it call `findPostgres()` (test/harness/postgres.ts).
  */

@@ -1,5 +1,5 @@
 /**
- * Postgres for the tests that need it (DESIGN §8), found lazily: only those tests call
+ * Postgres for the tests that need it (docs/architecture.md, "Testing"), found lazily: only those tests call
  * `findPostgres`. Order: DATABASE_URL; a private instance from the local binaries (initdb and
  * pg_ctl in a temp dir on a free loopback port, no fsync); testcontainers; else an error naming
  * all three. A shared database is never stopped: stop() is a no-op for DATABASE_URL.

@@ -1,5 +1,6 @@
 /**
- * Private redis-server instances for tests (DESIGN §8), and the discovery of the suite's Redis.
+ * Private redis-server instances for tests, and the discovery of the suite's Redis
+ * (docs/architecture.md, "Testing").
  *
  * A private server listens on a free loopback port with no persistence in its own temp dir, so a
  * test may flush, stop, pause (SIGSTOP) or kill it. Only servers started here are ever signalled.
@@ -33,7 +34,7 @@ export interface RedisServer {
   kill(signal: NodeJS.Signals): void;
 }
 
-/** Where the suite's Redis came from (DESIGN §8 order). */
+/** Where the suite's Redis came from: REDIS_URL, a private redis-server, or testcontainers. */
 export type RedisSource = "env" | "local" | "container";
 
 export interface RedisTarget {

@@ -1,5 +1,6 @@
 /**
- * An in-test TCP proxy in front of one loopback port, for network-fault tests (issue 3).
+ * An in-test TCP proxy in front of one loopback port, for the network-fault tests (a black hole
+ * between Floodgate and Redis: test/integration/fault-blackhole.test.ts).
  *
  * `blackhole()` makes the network look dead without closing anything: every socket stays open,
  * no byte moves in either direction, no FIN or RST is sent, and new connections are accepted but

@@ -7,9 +7,9 @@ import type { TestServer } from "./support/floodgate.js";
 import { startTestServer } from "./support/floodgate.js";
 
 /**
- * Issue 10, item 8: admin input gets the public path's checks. A NUL, a control character, U+FFFD
- * or a timestamp out of google.protobuf.Timestamp's range is INVALID_ARGUMENT naming the field,
- * never a Postgres error (UNAVAILABLE), and nothing is written.
+ * Admin input gets the public path's checks (docs/security.md, threat 8). A NUL, a control
+ * character, U+FFFD or a timestamp out of google.protobuf.Timestamp's range is INVALID_ARGUMENT
+ * naming the field, never a Postgres error (UNAVAILABLE), and nothing is written.
  */
 const RULES = `
 domain: edge

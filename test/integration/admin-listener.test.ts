@@ -12,9 +12,9 @@ import type { CheckLimitResult, TestServer } from "./support/floodgate.js";
 import { call, rateLimiterClient, startTestServer } from "./support/floodgate.js";
 
 /**
- * Issue 10 item 4: with ADMIN_GRPC_PORT the Admin service has a listener of its own (TLS like the
- * others), and the hot path's listener no longer serves it, so a NetworkPolicy can admit only
- * operators to it.
+ * With ADMIN_GRPC_PORT (docs/security.md, threat 4) the Admin service has a listener of its own
+ * (TLS like the others), and the hot path's listener no longer serves it, so a NetworkPolicy can
+ * admit only operators to it.
  */
 describe("the Admin service on ADMIN_GRPC_PORT", () => {
   let files: ListenerTlsFiles;

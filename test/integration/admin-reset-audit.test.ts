@@ -1,7 +1,8 @@
 /**
- * Issue 10, item 6: ResetBucket and its audit row, on a real Postgres (the application role) and a
- * real in-process bucket store whose reset a test can make fail. The audit log must never claim a
- * reset that did not happen, and no reset may happen while its row cannot be written.
+ * ResetBucket and its audit row (docs/audit-log.md, "Bucket resets"), on a real Postgres (the
+ * application role) and a real in-process bucket store whose reset a test can make fail. The audit
+ * log must never claim a reset that did not happen, and no reset may happen while its row cannot be
+ * written.
  */
 import { describe, expect, it } from "vitest";
 import { createPgAuditStore } from "../../src/admin/postgres/pg-audit-store.js";

@@ -1,7 +1,7 @@
 /**
- * VerifyAuditLog over gRPC (issue 10, item 5): the head to export, --expect-head's fields and
- * their validation, and a caller that gives up: the walk stops, the replica is free again, and
- * the progress is kept in a checkpoint.
+ * VerifyAuditLog over gRPC (docs/audit-log.md, "Verification"): the head to export, --expect-head's
+ * fields and their validation, and a caller that gives up: the walk stops, the replica is free
+ * again, and the progress is kept in a checkpoint.
  */
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

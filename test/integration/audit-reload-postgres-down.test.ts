@@ -1,7 +1,8 @@
 /**
- * Issue 10, item 6: a rules change takes effect while Postgres is stopped (a PRIVATE instance this
- * test starts and stops; never the shared one). Its audit row is kept while the database is down
- * (floodgate_audit_pending shows it) and written exactly once when the database is back.
+ * A rules change takes effect while Postgres is stopped (docs/audit-log.md, "Rules reloads"). The
+ * Postgres is a PRIVATE instance this test starts and stops, never the shared one. Its audit row is
+ * kept while the database is down (floodgate_audit_pending shows it) and written exactly once when
+ * the database is back.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PrivatePostgres } from "../harness/postgres.js";

@@ -1,9 +1,9 @@
 /**
- * Issue 10, item 5: the audit chain against the role that owns its tables. As that owner (not a
- * superuser; the deploy examples' migrate role): disable the triggers, edit or delete rows,
+ * The audit chain against the role that owns its tables (docs/audit-log.md, "Seals"). As that owner
+ * (not a superuser; the deploy examples' migrate role): disable the triggers, edit or delete rows,
  * recompute the chain with the database's own function. With AUDIT_CHAIN_KEY_FILE verification
- * names the first broken row; without, it cannot (docs/audit-log.md says so). Each test works in
- * a schema of its own on the shared Postgres, dropped afterwards with its roles.
+ * names the first broken row; without, it cannot (docs/audit-log.md says so). Each test works in a
+ * schema of its own on the shared Postgres, dropped afterwards with its roles.
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";

@@ -1,7 +1,7 @@
 /**
- * What `serve` checks at startup about the audit log (issue 10, item 5): the chain key file, and a
- * database role that could rewrite the log behind Floodgate's back. Roles and schemas are unique
- * to this run on the shared Postgres and dropped afterwards.
+ * What `serve` checks at startup about the audit log (docs/audit-log.md, "Seals" and "Roles"): the
+ * chain key file, and a database role that could rewrite the log behind Floodgate's back. Roles and
+ * schemas are unique to this run on the shared Postgres and dropped afterwards.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";

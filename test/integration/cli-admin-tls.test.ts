@@ -8,9 +8,9 @@ import type { TestServer } from "./support/floodgate.js";
 import { startTestServer } from "./support/floodgate.js";
 
 /**
- * Issue 10 item 4: `floodgate admin` against a TLS and an mTLS server, through the built CLI
- * (npx tsc -p tsconfig.build.json, as make test does). The server is addressed as
- * localhost:PORT, the name its certificate carries.
+ * `floodgate admin` against a TLS and an mTLS server (docs/deploying.md, "The CLI over TLS"),
+ * through the built CLI (npx tsc -p tsconfig.build.json, as make test does). The server is
+ * addressed as localhost:PORT, the name its certificate carries.
  */
 let files: ListenerTlsFiles;
 let fixture: AdminFixture;

@@ -1,5 +1,5 @@
 /**
- * Clock skew (issue 3): two Floodgate processes whose wall clocks disagree by an hour (one runs
+ * Clock skew: two Floodgate processes whose wall clocks disagree by an hour (one runs
  * under libfaketime, FAKETIME="+1h") share one Redis. Only Redis TIME enters the bucket math, so
  * alternating requests on one bucket get exactly the decisions one process alone would give.
  * Were a local clock used, the skewed process would see an hour of refill: a full bucket.

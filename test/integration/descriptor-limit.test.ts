@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CheckLimitResult, ProtoResponse, TestServer } from "./support/floodgate.js";
 import { call, OK, OVER_LIMIT, rlsRequest, startTestServer } from "./support/floodgate.js";
 
-/** Issue 10, item 1: a descriptor `limit` (Envoy's per-route override) may not reach the rules' bucket. */
+/**
+ * A descriptor `limit` (Envoy's per-route override) may not reach the rules' bucket
+ * (docs/security.md, threat 1).
+ */
 const API_RULES = `
 domain: api
 descriptors:

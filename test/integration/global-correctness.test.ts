@@ -1,5 +1,5 @@
 /**
- * Global correctness (issue 3): three Floodgate processes share one Redis, and concurrent clients
+ * Global correctness: three Floodgate processes share one Redis, and concurrent clients
  * hammer one bucket through all three. The bucket lives in Redis and its clock is Redis TIME, so
  * the total allowed is what one bucket allows: C + r × elapsed, within ±1.
  *
@@ -14,8 +14,8 @@
  *     C + r·elapsed − 1 − r·d − ε  <  A  ≤  C + r·elapsed.
  * The streams stop sending at a half-token time (7.5 tokens after the start), so C + r·elapsed
  * lies mid-way between two integers: each end may take up to 0.5 token (100 ms at r = 5/s)
- * before A leaves the ±1 band. A slower r than the issue's example widens that margin, because on
- * a shared 2-core machine a round trip under load was measured at 100+ ms. The client also
+ * before A leaves the ±1 band. The slow r (5/s) keeps that margin wide on purpose: on a shared
+ * 2-core machine a round trip under load was measured at 100+ ms. The client also
  * measures an upper bound of d (first response − first send, plus last response − last send) and
  * re-measures, on a fresh bucket, a run where d was too large to resolve ±1 (at most 3 runs; the
  * last is asserted whatever its d, so load can fail this test but never skip it).

@@ -22,11 +22,11 @@ import { RL_RULES } from "./support/rules.js";
 import { SERVER_OPTIONS } from "../../src/transport/grpc/server.js";
 
 /**
- * Issue 10, item 2: a hostile ShouldRateLimit message must be refused before it costs the event
- * loop. Before the fix, one ~1 MB message of 500,000 empty descriptors was decoded in full before
- * the 64-descriptor limit applied. The hostile messages come from a process of their own
- * (test/harness/hostile-sender.ts, built by `make test`), so that sending them does not load this
- * process's event loop, which serves Floodgate.
+ * A hostile ShouldRateLimit message must be refused before it costs the event loop
+ * (docs/security.md, threat 2). Before the fix, one ~1 MB message of 500,000 empty descriptors was
+ * decoded in full before the 64-descriptor limit applied. The hostile messages come from a process
+ * of their own (test/harness/hostile-sender.ts, built by `make test`), so that sending them does
+ * not load this process's event loop, which serves Floodgate.
  */
 const SENDER = join(import.meta.dirname, "../../dist/test/harness/hostile-sender.js");
 const ATTACK_MS = 2500;

@@ -5,9 +5,10 @@ import { closedWithin, openRaw } from "../harness/raw-socket.js";
 import { startTestServer } from "./support/floodgate.js";
 
 /**
- * Issue 10 item 3: a client must not hold an HTTP connection for ever by sending slowly or not
- * at all. Node checks the request and header timeouts on a timer (connectionsCheckingInterval),
- * so these also prove that the timer runs often enough for the timeouts to be honoured.
+ * A client must not hold an HTTP connection for ever by sending slowly or not at all
+ * (docs/security.md, threat 3). Node checks the request and header timeouts on a timer
+ * (connectionsCheckingInterval), so these also prove that the timer runs often enough for the
+ * timeouts to be honoured.
  */
 const RULES = { "api.yaml": "domain: api\n" };
 const BODY = JSON.stringify({ user_id: "slow", endpoint: "/login", weight: 1 });

@@ -10,8 +10,10 @@ import { checkLimitCode, healthzStatus } from "./support/tls-clients.js";
 import { loadSettings } from "../../src/config/settings.js";
 import { startFloodgate } from "../../src/app/floodgate.js";
 
-/** Issue 10 item 4: TLS_CERT_FILE and TLS_KEY_FILE put both listeners on TLS only; with
- * TLS_CLIENT_CA_FILE, clients need a certificate from that CA. Certificates: openssl, per run. */
+/**
+ * TLS_CERT_FILE and TLS_KEY_FILE put both listeners on TLS only; with TLS_CLIENT_CA_FILE, clients
+ * need a certificate from that CA (docs/security.md, threat 4). Certificates: openssl, per run.
+ */
 const RULES = { "api.yaml": "domain: api\n" };
 
 let files: ListenerTlsFiles;

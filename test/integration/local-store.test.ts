@@ -1,6 +1,6 @@
 /**
- * The local store (issue 3): bounded by LOCAL_MAX_BUCKETS with least-recently-used eviction, and,
- * in fallback, capacity and rate divided by FALLBACK_DIVISOR.
+ * The local store (README, "When Redis fails" and "Sizing"): bounded by LOCAL_MAX_BUCKETS with
+ * least-recently-used eviction, and, in fallback, capacity and rate divided by FALLBACK_DIVISOR.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RedisServer } from "../harness/redis-server.js";

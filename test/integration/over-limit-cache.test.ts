@@ -1,7 +1,7 @@
 /**
- * The local over-limit cache (issue 3): a bucket Redis has just denied is remembered until it could
- * hold enough tokens again, so a flood from one abusive client costs (almost) no Redis calls; once
- * the bucket has refilled, requests reach Redis again.
+ * The local over-limit cache (README, "Sizing"): a bucket Redis has just denied is remembered until
+ * it could hold enough tokens again, so a flood from one abusive client costs (almost) no Redis
+ * calls; once the bucket has refilled, requests reach Redis again.
  *
  * A private redis-server, so that INFO commandstats counts only this test's calls.
  */

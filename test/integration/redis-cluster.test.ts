@@ -1,9 +1,9 @@
 /**
- * Redis Cluster (issue 3, item 7) on a private 3-master cluster started from redis-server binaries.
- * Store level: buckets spread over slots and nodes, one script call per slot, all-or-nothing across
- * slots through charge-and-refund (also when a slot fails), and the whole BucketStore contract for
- * requests within one slot. Server level: a Floodgate on REDIS_CLUSTER_NODES answers
- * ShouldRateLimit and CheckLimit from the cluster.
+ * Redis Cluster (docs/redis-topologies.md) on a private 3-master cluster started from redis-server
+ * binaries. Store level: buckets spread over slots and nodes, one script call per slot,
+ * all-or-nothing across slots through charge-and-refund (also when a slot fails), and the whole
+ * BucketStore contract for requests within one slot. Server level: a Floodgate on
+ * REDIS_CLUSTER_NODES answers ShouldRateLimit and CheckLimit from the cluster.
  */
 import calculateSlot from "cluster-key-slot";
 import type { Cluster } from "ioredis";

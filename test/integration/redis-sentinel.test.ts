@@ -1,8 +1,8 @@
 /**
- * Sentinel (issue 3, item 7) on a private master + replica + Sentinel. A Floodgate configured with
- * REDIS_SENTINELS answers from the master Sentinel names; then a failover happens while a client
- * streams requests: zero RPCs fail (the local fallback answers during the switch), and afterwards
- * the decisions come from the promoted node again.
+ * Sentinel (docs/redis-topologies.md) on a private master + replica + Sentinel. A Floodgate
+ * configured with REDIS_SENTINELS answers from the master Sentinel names; then a failover happens
+ * while a client streams requests: zero RPCs fail (the local fallback answers during the switch),
+ * and afterwards the decisions come from the promoted node again.
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -20,9 +20,9 @@ import { call, startTestServer } from "./support/floodgate.js";
 import { checkLimitCode, healthzStatus } from "./support/tls-clients.js";
 
 /**
- * Issue 10 item 4: the TLS files are re-read when they change, without a restart and without
- * dropping connections; a bad rotation keeps the previous certificate. The certificates tell
- * themselves apart by CN: "server" first, "server-rotated" after a rotation.
+ * The TLS files are re-read when they change (docs/security.md, threat 4), without a restart and
+ * without dropping connections; a bad rotation keeps the previous certificate. The certificates
+ * tell themselves apart by CN: "server" first, "server-rotated" after a rotation.
  */
 let files: ListenerTlsFiles;
 beforeAll(async () => {

@@ -9,8 +9,8 @@ import { ADMIN_SERVICE, packageDefinition } from "../../src/transport/grpc/proto
 import type * as Proto from "../../src/transport/grpc/proto.js";
 import { adminSettings, bearer, claims, makeKey, sign, useKeyFixture } from "./support/auth-fixtures.js";
 
-// Issue 10, items 2, 4 and 8, at the Admin service's gRPC boundary (a real socket): the body of
-// an unauthenticated call is never decoded, a write token is single-use, and failed
+// docs/security.md, threats 2, 4 and 8, at the Admin service's gRPC boundary (a real socket): the
+// body of an unauthenticated call is never decoded, a write token is single-use, and failed
 // authentications are counted one by one but logged once per interval.
 
 /** Counts every decode of an Admin request body, wherever the server does it. */
@@ -142,7 +142,7 @@ function encode(method: string, request: object): Buffer {
 }
 
 /**
- * A well-formed SetOverride of 660 KB (the size from the issue): 330,000 empty descriptor
+ * A well-formed SetOverride of 660 KB (the size docs/security.md measures): 330,000 empty descriptor
  * entries, two bytes each on the wire and an object each once decoded (100-500 ms here).
  */
 const BIG = encode("SetOverride", {

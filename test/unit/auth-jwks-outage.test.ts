@@ -12,8 +12,9 @@ import {
   useKeyFixture,
 } from "./support/auth-fixtures.js";
 
-// Issue 10, item 8: a JWKS URL that keeps failing is fetched with backoff, not on every admin
-// call, and the last good keys serve for a bounded time. A real HTTP server, an injected clock.
+// A JWKS URL that keeps failing is fetched with backoff, not on every admin call, and the last
+// good keys serve for a bounded time (docs/admin-auth.md, "ADMIN_JWKS_URL: caching and outages").
+// A real HTTP server, an injected clock.
 
 const fx = useKeyFixture();
 const EXPECTED = { sub: "alice" };

@@ -13,7 +13,8 @@ import {
   useKeyFixture,
 } from "./support/auth-fixtures.js";
 
-// Issue 10, item 4: a write call's token is single-use (its jti), for the token's lifetime.
+// A write call's token is single-use (its jti), for the token's lifetime (docs/admin-auth.md,
+// "Single-use write tokens").
 
 describe("ReplayCache", () => {
   function cache(capacity: number) {

@@ -21,7 +21,8 @@ import {
 } from "./support/auth-fixtures.js";
 import type { TestKey } from "./support/auth-fixtures.js";
 
-// The security matrix (issue 4): every refusal carries the same message, and the expected reason.
+// The security matrix (docs/admin-auth.md, "How failures are reported"): every refusal carries the
+// same message, and the expected reason.
 
 let dir: TempDir;
 let rsa: TestKey;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { LogThrottle } from "../../src/observability/log-throttle.js";
 
-// Issue 10, item 8: a flood of failed authentications must not become a flood of log lines.
+// A flood of failed authentications must not become a flood of log lines (docs/admin-auth.md,
+// "How failures are reported").
 
 interface Line {
   readonly at: number;

@@ -5,7 +5,10 @@ import type { ReloadAudit } from "../../src/admin/rules-audit.js";
 import { createReloadAudit } from "../../src/admin/rules-audit.js";
 import { createMetrics } from "../../src/observability/metrics.js";
 
-/** The pending rules-load rows (issue 10, item 6), against a fake audit store a test can take down. */
+/**
+ * The pending rules-load rows (docs/audit-log.md, "Rules reloads"), against a fake audit store a
+ * test can take down.
+ */
 const rules = (digest: string): RuleSet => ({ domains: new Map(), digest, ruleCount: 0 });
 
 function harness(options: { maxPending?: number } = {}) {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { packageDefinition, RLS_SERVICE } from "../../src/transport/grpc/proto.js";
 import { decodeRateLimitRequest } from "../../src/transport/grpc/rls-codec.js";
 
-/** Issue 10, item 2: the codec applies the input limits while it decodes, not after. */
+/** The codec applies the input limits while it decodes, not after (docs/security.md, threat 2). */
 function encode(request: object): Buffer {
   const service = packageDefinition()[RLS_SERVICE] as unknown as Record<
     string,

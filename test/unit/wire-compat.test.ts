@@ -6,7 +6,11 @@ import { packageDefinition, RLS_SERVICE } from "../../src/transport/grpc/proto.j
 import { decodeRateLimitRequest, encodeRateLimitResponse } from "../../src/transport/grpc/rls-codec.js";
 import { UNITS } from "../../src/domain/units.js";
 
-// Byte vectors from reference §1.4, produced by python-protobuf from Envoy's real protos.
+// Byte vectors produced by python-protobuf from Envoy's real protos (envoyproxy/data-plane-api):
+// a request in domain edge with one descriptor [(user, alice), (path, /api)]; the same domain with
+// [(user, alice)], a present descriptor hits_addend of 0 (`1a00`) and a request hits_addend of 3;
+// an OVER_LIMIT response with one status (per-user, 10/MINUTE, 0 remaining, 42 s to reset), the
+// header x-ratelimit-policy: per-user and the raw body "slow down".
 const REQUEST_TWO_ENTRIES = "0a0465646765121d0a0d0a04757365721205616c6963650a0c0a047061746812042f617069";
 const REQUEST_HITS_ADDEND = "0a046564676512110a0d0a04757365721205616c6963651a001803";
 const RESPONSE_OVER_LIMIT =

@@ -4,7 +4,7 @@ import { backoffMs } from "../../domain/backoff.js";
 import { errorWithCause } from "./keys.js";
 
 /**
- * The keys behind ADMIN_JWKS_URL (docs/admin-auth.md, "ADMIN_JWKS_URL: caching, outages").
+ * The keys behind ADMIN_JWKS_URL (docs/admin-auth.md, "ADMIN_JWKS_URL: caching and outages").
  *
  * jose fetches and validates the set (timeout, no redirects, 200 and JSON only, one fetch at a
  * time) and selects the key for a token; this module decides WHEN to fetch, which jose's own

@@ -14,16 +14,17 @@ import type {
  * A hand-written codec for the two messages on the hot path (RateLimitRequest in,
  * RateLimitResponse out), on protobufjs's Reader and Writer. It goes straight between bytes and
  * domain types, with none of the reflection and default-filling of the generic loader, which
- * dominated a profile of ShouldRateLimit. Field numbers and wire types are those of reference
- * §1.2; test/unit/wire-compat.test.ts holds it to the byte vectors of §1.4. Zero scalars are not
- * written, as protoc-generated encoders do.
+ * dominated a profile of ShouldRateLimit. Field numbers and wire types are those of Envoy's own
+ * protos (re-declared in proto/envoy/, wire-compatible); test/unit/wire-compat.test.ts holds this
+ * codec to byte vectors that python-protobuf produced from Envoy's real protos, and cross-checks
+ * it against the generic loader. Zero scalars are not written, as protoc-generated encoders do.
  *
- * The documented input limits (service/limits.ts) bound the decoding itself, so that a hostile
+ * The documented input limits (limiting/limits.ts) bound the decoding itself, so that a hostile
  * message costs no more than a valid one (docs/security.md, threat 2): it stops at the 65th
  * descriptor and at the 17th entry of a descriptor, and refuses an over-long domain or key from
- * its byte length, before it is decoded. A value is taken whatever its length or bytes (service/limits.ts says
- * why); the message cap bounds it. The service still checks every limit once the request is
- * decoded.
+ * its byte length, before it is decoded. A value is taken whatever its length or bytes
+ * (limiting/limits.ts says why); the message cap bounds it. The service still checks every limit
+ * once the request is decoded.
  */
 const { Reader, Writer } = protobuf;
 type ReaderT = protobuf.Reader;

@@ -110,7 +110,7 @@ function unary<Req>(route: UnaryRoute<Req>, deps: GrpcServerDeps): handleUnaryCa
  *
  * Requests are capped at 512 KiB, an input limit of its own (README, "Input limits and errors";
  * test/unit/message-cap.test.ts measures each case). A descriptor value is whatever the client
- * put in a header or the path (service/limits.ts), and one header may appear in several
+ * put in a header or the path (limiting/limits.ts), and one header may appear in several
  * descriptors: Envoy's default request header limit is 60 KiB, so 512 KiB holds eight copies of
  * a full header block. A message over the cap is refused (RESOURCE_EXHAUSTED), and Envoy lets
  * that request through: raise the cap with Envoy's max_request_headers_kb, never lower it below

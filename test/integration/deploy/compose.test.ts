@@ -49,7 +49,7 @@ function durationSeconds(value: unknown): number {
 }
 
 describe("docker-compose stack", () => {
-  it("has the services issue 5 asks for", () => {
+  it("has Redis, Postgres, Floodgate, Envoy, the demo app and Prometheus", () => {
     for (const name of ["redis", "postgres", "floodgate", "envoy", "app", "prometheus"]) {
       expect(Object.keys(SERVICES)).toContain(name);
     }

@@ -40,7 +40,7 @@ describe.each(LAYOUTS)("%s", (dir) => {
     expect(keys.filter((k, i) => keys.indexOf(k) !== i)).toEqual([]);
   });
 
-  it("has the objects issue 5 asks for", () => {
+  it("has a Deployment, Service, ConfigMap, Secret, PodDisruptionBudget, ServiceMonitor and PrometheusRule", () => {
     const kinds = new Set(resources.map((r) => kindOf(r.value)));
     for (const kind of [
       "apps/v1/Deployment",

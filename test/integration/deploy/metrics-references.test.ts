@@ -137,7 +137,7 @@ describe("alert rules", () => {
     }
   });
 
-  it("cover the failures issue 5 asks for", () => {
+  it("cover Redis fallback, rejected reloads, a high deny ratio and latency near Envoy's timeout", () => {
     const exprOf = (name: string) => ALERTS.find((a) => a.alert === name)?.expr ?? "";
     expect(exprOf("FloodgateRedisFallbackActive")).toContain("floodgate_store_fallback_active");
     expect(exprOf("FloodgateConfigReloadFailing")).toMatch(

@@ -1,7 +1,7 @@
 /**
- * Shared by the resilience tests (issue 3): a bounded request stream that records every failure
- * and latency, metric reading from the Prometheus text format (in-process registry or GET
- * /metrics alike), polling with a deadline, and the fallback alert's log lines.
+ * Shared by the resilience tests (README, "When Redis fails"): a bounded request stream that
+ * records every failure and latency, metric reading from the Prometheus text format (in-process
+ * registry or GET /metrics alike), polling with a deadline, and the fallback alert's log lines.
  */
 import { performance } from "node:perf_hooks";
 import { sleep } from "../../harness/processes.js";

@@ -1,7 +1,7 @@
 /**
- * One scenario, three faults (issue 3): Redis killed, frozen, or cut off by a blackhole while a
- * client streams requests. Each fault test file supplies how to break and heal its Redis; the
- * assertions are the issue's and are the same for all three:
+ * One scenario, three faults (README, "When Redis fails"): Redis killed, frozen, or cut off by a
+ * blackhole while a client streams requests. Each fault test file supplies how to break and heal
+ * its Redis; the assertions are the same for all three:
  * - zero RPCs fail, and every response arrives within REDIS_TIMEOUT_MS plus a small margin;
  * - the breaker: the Redis calls that fail are bounded by the threshold, the calls in flight and
  *   one probe per cooldown, not one per request;

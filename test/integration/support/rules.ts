@@ -39,7 +39,10 @@ descriptors:
   - key: whitelisted
 `;
 
-/** Envoy's reference vector domain (reference §1.4): [(user, alice), (path, /api)]. */
+/**
+ * The domain of the Envoy wire vectors in test/unit/wire-compat.test.ts: one descriptor
+ * [(user, alice), (path, /api)].
+ */
 export const EDGE_RULES = `
 domain: edge
 descriptors:
