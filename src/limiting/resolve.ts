@@ -3,7 +3,7 @@ import type { DescriptorEntry, DomainRules, RateLimitRule, RuleSet } from "../do
 import type { LimitRequest, LimitSpec, RequestDescriptor } from "./types.js";
 
 /**
- * Where a resolved limit comes from (README, "Where a limit comes from"), in precedence order:
+ * Where a resolved limit comes from (README, "Rules": "Where a limit comes from"), in precedence order:
  * an operator's override for the exact descriptor, then Envoy's descriptor `limit` on the request,
  * then the rules.
  */

@@ -6,7 +6,7 @@ import type { LimitSpec, RequestDescriptor } from "../../src/limiting/types.js";
 import { resolveLimits } from "../../src/limiting/resolve.js";
 
 // Where a limit comes from: an operator's override, then the request's descriptor `limit`, then
-// the rules; `replaces` applies last (README, "Where a limit comes from").
+// the rules; `replaces` applies last (README, "Rules": "Where a limit comes from").
 const RULES = `
 domain: svc
 descriptors:
