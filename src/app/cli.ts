@@ -2,7 +2,7 @@
 import { PACKAGE_VERSION } from "../config/paths.js";
 import { RulesError } from "../config/rules-loader.js";
 import { loadSettings, SettingsError } from "../config/settings.js";
-import { validateRulesPath } from "./cli/validate-command.js";
+import { configValidateCommand } from "./cli/validate-command.js";
 import { startFloodgate } from "./floodgate.js";
 import { createLogger } from "../observability/logger.js";
 import { adminCommand, ADMIN_USAGE } from "./cli/admin-commands.js";
@@ -15,7 +15,10 @@ const USAGE = `Usage: floodgate <command>
 
 Commands:
   serve                     start the gRPC and HTTP servers (settings come from the environment)
-  config validate PATH      check a rules file or directory; exits 1 with the errors
+  config validate [--strict] [--merge-domain-config] PATH
+                            check a rules file or directory; exits 1 with the errors.
+                            --strict: refuse keys that have no effect (served with a warning);
+                            --merge-domain-config: as MERGE_DOMAIN_CONFIG=true
   migrate [--grant-to ROLE] apply the database migrations (DATABASE_URL, or the embedded database);
                             --grant-to: grant ROLE what serve needs (docs/audit-log.md, Roles)
   admin ...                 operator commands: tokens, overrides, buckets, audit log
@@ -53,23 +56,13 @@ async function serve(): Promise<number> {
   });
 }
 
-async function configValidate(path: string | undefined): Promise<number> {
-  if (path === undefined) {
-    console.error("usage: floodgate config validate PATH");
-    return 2;
-  }
-  const result = await validateRulesPath(path);
-  (result.ok ? console.log : console.error)(result.report);
-  return result.ok ? 0 : 1;
-}
-
 async function run(argv: string[]): Promise<number> {
-  const [command, sub, arg] = argv;
+  const [command, sub] = argv;
   switch (command) {
     case "serve":
       return serve();
     case "config":
-      if (sub === "validate") return configValidate(arg);
+      if (sub === "validate") return configValidateCommand(argv.slice(2));
       break;
     case "admin":
       return adminCommand(argv.slice(1));

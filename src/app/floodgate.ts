@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { RulesHolder } from "../config/rules-holder.js";
-import { loadRules } from "../config/rules-loader.js";
+import { formatIssue, loadRules } from "../config/rules-loader.js";
+import type { RuleIssue } from "../config/rules-loader.js";
 import { watchRules } from "../config/rules-watcher.js";
 import type { Settings } from "../config/settings.js";
 import { createStore } from "./store-factory.js";
@@ -57,13 +58,22 @@ function auditRules(deps: WatchDeps, change: { previous: RuleSet | undefined; ne
   deps.admin?.rulesAudit.record(change);
 }
 
+/** A rules file loads, but something in it has no effect: one warn line per key, at each (re)load. */
+function logRulesWarnings(logger: Logger, warnings: readonly RuleIssue[]): void {
+  for (const warning of warnings) {
+    logger.warn({ file: warning.file, line: warning.line, path: warning.path }, formatIssue(warning));
+  }
+}
+
 /** Hot reload: a good change swaps the rules; a bad one is counted and logged, the old rules stay. */
 function watch(settings: Settings, deps: WatchDeps) {
   const { rules, metrics, logger } = deps;
   return watchRules({
     path: settings.rulesPath,
+    load: { mergeDomains: settings.mergeDomainConfig },
     initialDigest: rules.current().digest,
-    onReload: (next) => {
+    onReload: (next, warnings) => {
+      logRulesWarnings(logger, warnings);
       auditRules(deps, { previous: rules.swap(next), next });
       metrics.configReloads.inc({ result: "success" });
       metrics.rulesLoaded.set(next.ruleCount);
@@ -196,7 +206,9 @@ async function start(settings: Settings, parts: { logger: Logger; opened: CloseS
   const metrics = createMetrics({ clusterWorker: isClusterWorker(settings.workers) });
   // First, so that a bad TLS file stops the start before anything connects.
   const tlsMaterial = await loadListenerTls(settings);
-  const rules = new RulesHolder(await loadRules(settings.rulesPath));
+  const loaded = await loadRules(settings.rulesPath, { mergeDomains: settings.mergeDomainConfig });
+  logRulesWarnings(logger, loaded.warnings);
+  const rules = new RulesHolder(loaded.rules);
   metrics.rulesLoaded.set(rules.current().ruleCount);
   const store = await createStore(settings, { logger, metrics });
   opened.push(() => store.store.close());

@@ -6,7 +6,7 @@ import type {
   WildcardNode,
 } from "../domain/rules.js";
 import { compileWildcard, isWildcardPattern } from "../domain/wildcard.js";
-import type { RawDescriptor, RawDomain, RawRule } from "./rules-schema.js";
+import type { RawDescriptor, RawRule } from "./rules-schema.js";
 
 /**
  * Turns a validated document into the immutable, pre-indexed tree that matching walks: per level,
@@ -20,12 +20,20 @@ const EMPTY_LEVEL: DescriptorLevel = Object.freeze({
   defaults: new Map<string, DescriptorNode>(),
 });
 
-export function buildDomain(raw: RawDomain, source: { path: string; digest: string }): DomainRules {
+/** A domain's top-level descriptors, from one file or, merged, from several. */
+export interface DomainSource {
+  readonly domain: string;
+  readonly descriptors: readonly RawDescriptor[];
+  readonly paths: readonly string[];
+  readonly digest: string;
+}
+
+export function buildDomain(source: DomainSource): DomainRules {
   return Object.freeze({
-    domain: raw.domain,
-    source: source.path,
+    domain: source.domain,
+    sources: Object.freeze([...source.paths]),
     digest: source.digest,
-    root: buildLevel(raw.descriptors),
+    root: buildLevel(source.descriptors),
   });
 }
 

@@ -1,10 +1,12 @@
-import { createHash } from "node:crypto";
+import { basename } from "node:path";
 import type { DomainRules, RuleSet } from "../domain/rules.js";
 import { buildDomain, countRules } from "./rules-build.js";
 import { RulesError } from "./rules-errors.js";
 import type { RuleIssue } from "./rules-errors.js";
 import { digestFiles, readRulesFiles } from "./rules-files.js";
 import type { RulesFile } from "./rules-files.js";
+import { groupByDomain } from "./rules-merge.js";
+import type { ParsedFile } from "./rules-merge.js";
 import { validateDocument } from "./rules-schema.js";
 import type { RawDomain } from "./rules-schema.js";
 import { parseYaml } from "./rules-yaml.js";
@@ -12,76 +14,92 @@ import { parseYaml } from "./rules-yaml.js";
 export { RulesError, formatIssue, isRulesError } from "./rules-errors.js";
 export type { RuleIssue } from "./rules-errors.js";
 
+export interface RulesLoadOptions {
+  /** Refuse the keys that would only be warned about (`config validate --strict`). */
+  readonly strict?: boolean;
+  /** MERGE_DOMAIN_CONFIG: files that name the same domain are merged (see rules-merge.ts). */
+  readonly mergeDomains?: boolean;
+}
+
+/** A load that succeeded, and what in it deserves a look (keys that have no effect). */
+export interface LoadedRules {
+  readonly rules: RuleSet;
+  readonly warnings: readonly RuleIssue[];
+}
+
 /**
  * Loads RULES_PATH (a file, or a directory of `*.yaml`/`*.yml`) into one immutable RuleSet.
- * One domain per file. Every issue of every file is collected; any issue rejects the whole load
- * with a RulesError, so a caller (the watcher) keeps its previous RuleSet.
+ * One domain per file unless `mergeDomains`. Every issue of every file is collected; any issue
+ * rejects the whole load with a RulesError, so a caller (the watcher) keeps its previous RuleSet.
  */
-export async function loadRules(path: string): Promise<RuleSet> {
-  return buildRuleSet(await readRulesFiles(path));
+export async function loadRules(path: string, options: RulesLoadOptions = {}): Promise<LoadedRules> {
+  return buildRuleSet(await readRulesFiles(path), options);
 }
 
 /** Builds a RuleSet from files already read (sorted by name). Throws RulesError. */
-export function buildRuleSet(files: readonly RulesFile[]): RuleSet {
+export function buildRuleSet(files: readonly RulesFile[], options: RulesLoadOptions = {}): LoadedRules {
   const issues: RuleIssue[] = [];
-  const parsed: { file: RulesFile; raw: RawDomain }[] = [];
-  const owners = new Map<string, string>();
+  const warnings: RuleIssue[] = [];
+  const parsed: ParsedFile[] = [];
   for (const file of files) {
-    const result = parseFile(file);
+    const result = parseFile(file, options);
     issues.push(...result.issues);
-    if (result.raw === undefined || result.raw.domain === "") continue;
-    const owner = owners.get(result.raw.domain);
-    if (owner !== undefined) {
-      const message = `duplicate domain '${result.raw.domain}': also defined in ${owner} (one domain per file)`;
-      issues.push({ file: file.path, path: "domain", line: result.raw.line, message });
-      continue;
-    }
-    owners.set(result.raw.domain, file.path);
-    parsed.push({ file, raw: result.raw });
+    warnings.push(...result.warnings);
+    if (result.raw !== undefined && result.raw.domain !== "") parsed.push({ file, raw: result.raw });
   }
-  if (issues.length > 0) throw new RulesError(issues);
+  const grouped = groupByDomain(parsed, options.mergeDomains ?? false);
+  issues.push(...grouped.issues);
+  if (issues.length > 0) throw new RulesError(inFileOrder(issues, files));
   const domains = new Map<string, DomainRules>();
   let ruleCount = 0;
-  for (const { file, raw } of parsed) {
-    domains.set(raw.domain, buildDomain(raw, { path: file.path, digest: sha256(file.bytes) }));
-    ruleCount += countRules(raw.descriptors);
+  for (const source of grouped.domains) {
+    domains.set(source.domain, buildDomain(source));
+    ruleCount += countRules(source.descriptors);
   }
-  return Object.freeze({ domains, digest: digestFiles(files), ruleCount });
+  const rules: RuleSet = Object.freeze({ domains, digest: digestFiles(files), ruleCount });
+  return Object.freeze({ rules, warnings: Object.freeze(warnings) });
 }
 
-/** Parses and validates one document; for unit tests and tools. Throws RulesError. */
-export function loadRulesFromText(file: string, text: string): DomainRules {
-  const { raw, issues } = parseRulesText(file, text);
+/** Each file's issues together, files in load order (stable: a file's own order is kept). */
+function inFileOrder(issues: RuleIssue[], files: readonly RulesFile[]): RuleIssue[] {
+  const order = new Map(files.map((file, index) => [file.path, index]));
+  return issues.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0));
+}
+
+/** Parses and validates one document; for unit tests and tools. Warnings are dropped. Throws RulesError. */
+export function loadRulesFromText(file: string, text: string, options: RulesLoadOptions = {}): DomainRules {
+  const { raw, issues } = parseRulesText(file, text, options);
   if (issues.length > 0 || raw === undefined) {
     throw new RulesError(issues.length > 0 ? issues : [{ file, path: "", message: "no rules document" }]);
   }
-  return buildDomain(raw, { path: file, digest: sha256(Buffer.from(text)) });
+  const digest = digestFiles([{ path: file, name: basename(file), bytes: Buffer.from(text) }]);
+  return buildDomain({ domain: raw.domain, descriptors: raw.descriptors, paths: [file], digest });
 }
 
-function sha256(bytes: Buffer): string {
-  return createHash("sha256").update(bytes).digest("hex");
+interface ParsedText {
+  readonly raw: RawDomain | undefined;
+  readonly issues: RuleIssue[];
+  readonly warnings: RuleIssue[];
 }
 
-function parseRulesText(file: string, text: string): { raw: RawDomain | undefined; issues: RuleIssue[] } {
-  const { ctx, syntaxOk } = parseYaml(file, text);
+function parseRulesText(file: string, text: string, options: RulesLoadOptions): ParsedText {
+  const { ctx, syntaxOk } = parseYaml(file, text, { strict: options.strict ?? false });
   // After a syntax error the tree is partial; walking it would only add misleading issues.
   const raw = syntaxOk ? validateDocument(ctx) : undefined;
   // Document order reads best; the sort is stable, so issues on one line keep their order.
-  const issues = ctx.issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-  return { raw, issues };
+  const byLine = (a: RuleIssue, b: RuleIssue): number => (a.line ?? 0) - (b.line ?? 0);
+  return { raw, issues: ctx.issues.sort(byLine), warnings: ctx.warnings.sort(byLine) };
 }
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
-function parseFile(file: RulesFile): { raw: RawDomain | undefined; issues: RuleIssue[] } {
+function parseFile(file: RulesFile, options: RulesLoadOptions): ParsedText {
   let text: string;
   try {
     text = UTF8.decode(file.bytes);
   } catch {
-    return {
-      raw: undefined,
-      issues: [{ file: file.path, path: "", message: "the file is not valid UTF-8" }],
-    };
+    const issue = { file: file.path, path: "", message: "the file is not valid UTF-8" };
+    return { raw: undefined, issues: [issue], warnings: [] };
   }
-  return parseRulesText(file.path, text);
+  return parseRulesText(file.path, text, options);
 }

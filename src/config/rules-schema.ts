@@ -1,6 +1,7 @@
 import { isWildcardPattern } from "../domain/wildcard.js";
 import { parseUnit, UNITS } from "../domain/units.js";
 import type { Unit } from "../domain/units.js";
+import { ignoreReferenceKeys } from "./rules-ignored.js";
 import type { Field, ListItem, Where, YamlContext } from "./rules-yaml.js";
 import {
   describe,
@@ -31,6 +32,8 @@ export interface RawRule {
 }
 
 export interface RawDescriptor {
+  /** Where the node is in its file (for the duplicate message when files are merged). */
+  readonly where: Where;
   readonly key: string;
   /** undefined for a key-only node (an empty `value` is key-only too, as in the reference). */
   readonly value: string | undefined;
@@ -80,7 +83,8 @@ export function validateDocument(ctx: YamlContext): RawDomain | undefined {
     report(ctx, ROOT, `the top level must be a mapping with 'domain' and 'descriptors', got ${got}`);
     return undefined;
   }
-  const fields = readMap(ctx, ctx.doc.contents, { ...ROOT, allowed: ROOT_FIELDS });
+  const ignore = ignoreReferenceKeys(ctx, "at the top level");
+  const fields = readMap(ctx, ctx.doc.contents, { ...ROOT, allowed: ROOT_FIELDS, ignore });
   if (fields === undefined) return undefined;
   const domainField = fields.get("domain");
   const domain = domainField === undefined ? undefined : readString(ctx, domainField);
@@ -121,7 +125,8 @@ function readDescriptors(ctx: YamlContext, scope: ListScope): RawDescriptor[] {
   return result;
 }
 
-function compositeKey(parentKey: string, descriptor: Pick<RawDescriptor, "key" | "value">): string {
+/** The reference server's name of a node: `parent.key_value`, or `parent.key` for a key-only node. */
+export function compositeKey(parentKey: string, descriptor: Pick<RawDescriptor, "key" | "value">): string {
   const own = descriptor.value === undefined ? descriptor.key : `${descriptor.key}_${descriptor.value}`;
   return `${parentKey}.${own}`;
 }
@@ -133,7 +138,8 @@ interface ItemScope {
 
 function readDescriptor(ctx: YamlContext, scope: ItemScope): RawDescriptor | undefined {
   const { item } = scope;
-  const fields = readMap(ctx, item.node, { ...item, allowed: NODE_FIELDS });
+  const ignore = ignoreReferenceKeys(ctx, "on a descriptor");
+  const fields = readMap(ctx, item.node, { ...item, allowed: NODE_FIELDS, ignore });
   if (fields === undefined) return undefined;
   const key = readKey(ctx, { fields, where: item });
   if (key === undefined) return undefined;
@@ -152,6 +158,7 @@ function readDescriptor(ctx: YamlContext, scope: ItemScope): RawDescriptor | und
   const limitField = fields.get("rate_limit");
   const childField = fields.get("descriptors");
   return {
+    where: { path: item.path, line: item.line },
     key,
     value,
     rateLimit: limitField === undefined ? undefined : readRateLimit(ctx, limitField),
@@ -198,12 +205,14 @@ function checkMetadata(ctx: YamlContext, field: Field | undefined): void {
 /** `rate_limit:` with nothing after it decodes to no limit in the reference server (a nil pointer). */
 function readRateLimit(ctx: YamlContext, field: Field): RawRule | undefined {
   if (isNull(ctx, field.node)) return undefined;
-  const fields = readMap(ctx, field.node, { path: field.path, line: field.line, allowed: LIMIT_FIELDS });
+  const ignore = ignoreReferenceKeys(ctx, "inside rate_limit");
+  const where = { path: field.path, line: field.line };
+  const fields = readMap(ctx, field.node, { ...where, allowed: LIMIT_FIELDS, ignore });
   if (fields === undefined) return undefined;
   const get = (name: string): Field | undefined => fields.get(name);
   const unlimitedField = get("unlimited");
   const unlimited = unlimitedField === undefined ? false : (readBool(ctx, unlimitedField) ?? false);
-  const limitScope: LimitScope = { fields, where: { path: field.path, line: field.line }, unlimited };
+  const limitScope: LimitScope = { fields, where, unlimited };
   const name = readOptionalString(ctx, get("name"));
   return {
     name,
@@ -259,7 +268,11 @@ function readRequests(ctx: YamlContext, scope: LimitScope): number {
   const missing = field === undefined || isNull(ctx, field.node);
   if (missing && !scope.unlimited) {
     const where = { path: joinPath(scope.where.path, "requests_per_unit"), line: scope.where.line };
-    report(ctx, where, "required field is missing (unless unlimited is true)");
+    report(
+      ctx,
+      where,
+      "required field is missing (unless unlimited is true): the reference server would read it as 0 and deny every request; write 'requests_per_unit: 0' if that is the intent",
+    );
   }
   return value ?? 0;
 }
@@ -280,8 +293,9 @@ function readReplaces(
 ): string[] {
   if (at.field === undefined) return [];
   const names: string[] = [];
+  const ignore = ignoreReferenceKeys(ctx, "in a replaces entry");
   for (const item of readList(ctx, at.field) ?? []) {
-    const fields = readMap(ctx, item.node, { ...item, allowed: REPLACES_FIELDS });
+    const fields = readMap(ctx, item.node, { ...item, allowed: REPLACES_FIELDS, ignore });
     const field = fields?.get("name");
     if (fields !== undefined && field === undefined) {
       report(ctx, { path: joinPath(item.path, "name"), line: item.line }, "required field is missing");

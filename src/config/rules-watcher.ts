@@ -4,13 +4,19 @@ import { watch } from "chokidar";
 import type { FSWatcher } from "chokidar";
 import type { RuleSet } from "../domain/rules.js";
 import { buildRuleSet } from "./rules-loader.js";
+import type { LoadedRules, RuleIssue, RulesLoadOptions } from "./rules-loader.js";
 import { digestFiles, readRulesFiles } from "./rules-files.js";
 import type { RulesFile } from "./rules-files.js";
 
 export interface WatchRulesOptions {
   readonly path: string;
-  /** Called with a new RuleSet whenever the files' digest changes and they load cleanly. */
-  readonly onReload: (rules: RuleSet) => void;
+  /** How to load the files (MERGE_DOMAIN_CONFIG); the same as for the first load. */
+  readonly load?: RulesLoadOptions;
+  /**
+   * Called with a new RuleSet whenever the files' digest changes and they load cleanly, with the
+   * load's warnings (keys that have no effect).
+   */
+  readonly onReload: (rules: RuleSet, warnings: readonly RuleIssue[]) => void;
   /** Called when a reload fails; the caller keeps its previous RuleSet. */
   readonly onError: (err: unknown) => void;
   readonly debounceMs?: number;
@@ -147,10 +153,10 @@ class Reloader {
     }
   }
 
-  private emitReload(rules: RuleSet): void {
+  private emitReload(loaded: LoadedRules): void {
     if (this.closed) return;
     try {
-      this.options.onReload(rules);
+      this.options.onReload(loaded.rules, loaded.warnings);
     } catch (err) {
       this.emitError(err);
     }
@@ -206,9 +212,9 @@ class Reloader {
     this.lastSeen = digest;
     if (digest === this.current) return;
     try {
-      const rules = buildRuleSet(files);
+      const loaded = buildRuleSet(files, this.options.load);
       this.current = digest;
-      this.emitReload(rules);
+      this.emitReload(loaded);
     } catch (err) {
       this.emitError(err);
     }

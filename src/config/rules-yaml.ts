@@ -12,6 +12,10 @@ export interface YamlContext {
   readonly doc: Document.Parsed;
   readonly lines: LineCounter;
   readonly issues: RuleIssue[];
+  /** Things that load but deserve a look (keys that have no effect). */
+  readonly warnings: RuleIssue[];
+  /** Refuse what would only be warned about (`config validate --strict`). */
+  readonly strict: boolean;
 }
 
 /** One `name: value` entry of a mapping. `line` is the line of the key. */
@@ -30,6 +34,11 @@ export interface Where {
 
 export interface MapSpec extends Where {
   readonly allowed: ReadonlySet<string>;
+  /**
+   * Called with a field whose name is not allowed here; returns true when it dealt with the field
+   * (a key to be ignored), false to have it reported as unknown.
+   */
+  readonly ignore?: (field: Field) => boolean;
 }
 
 export interface IntRange {
@@ -42,10 +51,14 @@ export interface IntRange {
  * `1_000` and `0755` integers, `<<` merge keys). Returns `syntaxOk: false` when the text is not
  * well-formed YAML; duplicate keys alone still let the walker run and report everything else.
  */
-export function parseYaml(file: string, text: string): { ctx: YamlContext; syntaxOk: boolean } {
+export function parseYaml(
+  file: string,
+  text: string,
+  options: { strict: boolean },
+): { ctx: YamlContext; syntaxOk: boolean } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { version: "1.1", uniqueKeys: true, lineCounter: lines });
-  const ctx: YamlContext = { file, doc, lines, issues: [] };
+  const ctx: YamlContext = { file, doc, lines, issues: [], warnings: [], strict: options.strict };
   let syntaxOk = true;
   for (const error of doc.errors) {
     const duplicate = error.code === "DUPLICATE_KEY";
@@ -111,12 +124,16 @@ export function report(ctx: YamlContext, where: Where, message: string): void {
   ctx.issues.push({ file: ctx.file, path: where.path, line: where.line, message });
 }
 
+export function warn(ctx: YamlContext, where: Where, message: string): void {
+  ctx.warnings.push({ file: ctx.file, path: where.path, line: where.line, message });
+}
+
 export function lineOf(ctx: YamlContext, node: unknown): number | undefined {
   const range = isNode(node) ? node.range : undefined;
   return range == null ? undefined : ctx.lines.linePos(range[0]).line;
 }
 
-function deref(ctx: YamlContext, node: unknown): unknown {
+export function deref(ctx: YamlContext, node: unknown): unknown {
   return isAlias(node) ? node.resolve(ctx.doc) : node;
 }
 
@@ -145,19 +162,14 @@ export function readMap(ctx: YamlContext, raw: unknown, spec: MapSpec): Map<stri
       report(ctx, { path: spec.path, line }, `mapping key must be a string, got ${describe(key)}`);
       continue;
     }
-    const path = joinPath(spec.path, key.value);
-    if (!spec.allowed.has(key.value)) {
-      report(ctx, { path, line }, unknownFieldMessage(key.value, spec.allowed));
-    } else if (!fields.has(key.value)) {
-      fields.set(key.value, { name: key.value, node: pair.value, path, line });
+    const field: Field = { name: key.value, node: pair.value, path: joinPath(spec.path, key.value), line };
+    if (spec.allowed.has(key.value)) {
+      if (!fields.has(key.value)) fields.set(key.value, field);
+    } else if (spec.ignore?.(field) !== true) {
+      report(ctx, field, `unknown field '${key.value}'; allowed: ${[...spec.allowed].join(", ")}`);
     }
   }
   return fields;
-}
-
-function unknownFieldMessage(name: string, allowed: ReadonlySet<string>): string {
-  const hint = name === "replaces" ? " (replaces belongs inside rate_limit)" : "";
-  return `unknown field '${name}'${hint}; allowed: ${[...allowed].join(", ")}`;
 }
 
 type AnyPair = YAMLMap<unknown, unknown>["items"][number];
@@ -258,6 +270,16 @@ function isIntegerScalar(node: { value: unknown; source?: string }): boolean {
 
 export function isMapping(ctx: YamlContext, raw: unknown): boolean {
   return isMap(deref(ctx, raw));
+}
+
+export function isList(ctx: YamlContext, raw: unknown): boolean {
+  return isSeq(deref(ctx, raw));
+}
+
+/** A number yaml.v2 reads as a float (`1.5`, `1e3`, `.inf`), not as an integer. */
+export function isFloat(ctx: YamlContext, raw: unknown): boolean {
+  const node = deref(ctx, raw);
+  return isScalar(node) && typeof node.value === "number" && !isIntegerScalar(node);
 }
 
 /** A short description of a node for messages: `a list`, `a float (1.5)`, `a string ("x")`. */

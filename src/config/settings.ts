@@ -75,6 +75,7 @@ const SCHEMA = z.object({
   BREAKER_MAX_COOLDOWN_MS: positiveInt(600_000).optional(),
   OVER_LIMIT_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
   SHADOW_MODE: bool.default(false),
+  MERGE_DOMAIN_CONFIG: bool.default(false),
   RESPONSE_HEADERS: bool.default(false),
   CHECK_LIMIT_DOMAIN: z.string().min(1).max(256).default("api"),
   DATABASE_URL: z
@@ -157,6 +158,8 @@ export interface Settings {
   /** Honour the descriptor `limit` field of ShouldRateLimit (Envoy's per-route override). */
   readonly descriptorLimits: boolean;
   readonly rulesPath: string;
+  /** MERGE_DOMAIN_CONFIG (the reference server's setting): one domain may span several rules files. */
+  readonly mergeDomainConfig: boolean;
   readonly redisUrl: string | undefined;
   readonly redisClusterNodes: readonly string[] | undefined;
   readonly redisSentinels: readonly string[] | undefined;
@@ -267,6 +270,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     }),
     descriptorLimits: s.DESCRIPTOR_LIMIT_OVERRIDES,
     rulesPath: s.RULES_PATH,
+    mergeDomainConfig: s.MERGE_DOMAIN_CONFIG,
     redisUrl: s.REDIS_URL,
     redisClusterNodes: s.REDIS_CLUSTER_NODES,
     redisSentinels: s.REDIS_SENTINELS,

@@ -45,9 +45,9 @@ export interface WildcardNode {
 
 export interface DomainRules {
   readonly domain: string;
-  /** The file the domain came from (for messages and the audit of reloads). */
-  readonly source: string;
-  /** sha256 (hex) of that file's bytes: tells which domains a reload changed. */
+  /** The files the domain came from, in load order: one, unless MERGE_DOMAIN_CONFIG merged several. */
+  readonly sources: readonly string[];
+  /** sha256 (hex) over those files' names and bytes: tells which domains a reload changed. */
   readonly digest: string;
   readonly root: DescriptorLevel;
 }

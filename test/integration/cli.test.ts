@@ -31,6 +31,33 @@ describe("floodgate CLI", () => {
     expect(res.stderr).toMatch(/rate_limit\.unit/);
   });
 
+  it("warns about keys that have no effect, and refuses them with --strict", () => {
+    const file = join(FIXTURES, "lenient", "misplaced-keys.yaml");
+    const lenient = run(["config", "validate", file]);
+    expect(lenient.code).toBe(0);
+    expect(lenient.stdout).toMatch(/OK, 1 domain, 1 rule .*, 4 warnings/);
+    expect(lenient.stdout).toMatch(
+      /^warning: .*misplaced-keys\.yaml:7: descriptors\[0\]\.name: has no effect/m,
+    );
+    const strict = run(["config", "validate", "--strict", file]);
+    expect(strict.code).toBe(1);
+    expect(strict.stderr).toMatch(/4 errors/);
+    expect(strict.stderr).toMatch(/rate_limit\.shadow_mode: has no effect.*--strict refuses it/);
+  });
+
+  it("prints the config validate usage for a missing PATH or an unknown flag", () => {
+    for (const args of [
+      ["config", "validate"],
+      ["config", "validate", "--bogus", "x"],
+    ]) {
+      const res = run(args);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toMatch(
+        /usage: floodgate config validate \[--strict\] \[--merge-domain-config\] PATH/,
+      );
+    }
+  });
+
   it("refuses to serve with an invalid setting and names the variable", () => {
     const res = run(["serve"], { GRPC_PORT: "eighty", REDIS_URL: "http://user:hunter2@x" });
     expect(res.code).toBe(2);

@@ -59,3 +59,41 @@ describe("hot reload of the rules", () => {
     await eventually(async () => (await limitFor("c")) === 30);
   });
 });
+
+describe("hot reload: MERGE_DOMAIN_CONFIG and keys that have no effect", () => {
+  const part = (key: string, rpu: number, extra = "") =>
+    `domain: merged\ndescriptors:\n  - key: ${key}\n${extra}    rate_limit: { unit: minute, requests_per_unit: ${rpu} }\n`;
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({
+      memory: true,
+      env: { MERGE_DOMAIN_CONFIG: "true" },
+      rules: { "a.yaml": `key: stray\n${part("user", 10)}`, "b.yaml": part("path", 20) },
+    });
+  });
+  afterAll(async () => server.stop());
+
+  const limitFor = async (key: string) => {
+    const res = await call<ProtoResponse>(
+      server.rls,
+      "ShouldRateLimit",
+      rlsRequest("merged", [[[key, "x"]]]),
+    );
+    return res.statuses[0]!.current_limit?.requests_per_unit;
+  };
+  const warnings = () =>
+    server.logs.filter((l) => l.level === 40 && String(l.msg).includes("has no effect")).map((l) => l.msg);
+
+  it("serves one domain from two files, logs the warnings at start and at each reload", async () => {
+    expect(await limitFor("user")).toBe(10);
+    expect(await limitFor("path")).toBe(20);
+    expect(warnings()).toEqual([expect.stringMatching(/a\.yaml:1: key: has no effect/)]);
+
+    await server.writeRules("b.yaml", part("path", 30, "    name: misplaced\n"));
+    await eventually(async () => (await limitFor("path")) === 30);
+    expect(warnings().slice(1)).toEqual([
+      expect.stringMatching(/a\.yaml:1: key: has no effect/),
+      expect.stringMatching(/b\.yaml:4: descriptors\[0\]\.name: has no effect/),
+    ]);
+  });
+});

@@ -254,3 +254,65 @@ describe("the built tree is immutable", () => {
     expect(Object.isFrozen(TREE.root)).toBe(true);
   });
 });
+
+/**
+ * Where Floodgate deliberately differs from the reference server (README, "Differences from the
+ * reference server"). The reference looks a request entry up as the one string `key_value`: first
+ * in a map of `key_value` (and key-only `key`) strings, then against every wildcard of the level
+ * in file order, whatever its key. Floodgate compares the key and the value separately. Each case
+ * names what the reference returns, so a change on either side shows up here.
+ */
+describe("matchDescriptor: the corners where the reference server differs", () => {
+  const CORNERS = rules(`
+domain: corners
+descriptors:
+  - key: p
+    value: "a*"
+    rate_limit: {unit: second, requests_per_unit: 1}
+  - key: p
+    value: "ab*"
+    rate_limit: {unit: second, requests_per_unit: 2}
+  - key: a
+    value: "b*"
+    rate_limit: {unit: second, requests_per_unit: 3}
+  - key: a
+    value: b_x
+    rate_limit: {unit: second, requests_per_unit: 4}
+  - key: a_b
+    rate_limit: {unit: second, requests_per_unit: 5}
+`);
+
+  it("a value with `*` is an ordinary value: `p=ab*` takes the first matching wildcard (the reference: the `ab*` node)", () => {
+    // Reference: `p_ab*` is in its map (the pattern's own text), an exact hit on 2.
+    expect(rpu(match(CORNERS, ["p", "ab*"]))).toBe(1);
+    expect(rpu(match(CORNERS, ["p", "abc"]))).toBe(1);
+  });
+
+  it("a wildcard matches only its own key: `a_b=y` gets a_b's default (the reference: a's `b*`)", () => {
+    // Reference: no `a_b_y` in its map; the wildcard `a_b*` matches the string `a_b_y` → 3.
+    expect(rpu(match(CORNERS, ["a_b", "y"]))).toBe(5);
+  });
+
+  it("an exact value matches only its own key: `a_b=x` gets a_b's default (the reference: a's `b_x`)", () => {
+    // Reference: `a_b_x` is the map key of {key: a, value: b_x} → 4.
+    expect(rpu(match(CORNERS, ["a_b", "x"]))).toBe(5);
+    expect(rpu(match(CORNERS, ["a", "b_x"]))).toBe(4);
+  });
+
+  it("a key-only node matches only its own key: `a=b` takes a's wildcard `b*` (the reference: the `a_b` default)", () => {
+    // Reference: `a_b` is the map key of the key-only node {key: a_b} → 5.
+    expect(rpu(match(CORNERS, ["a", "b"]))).toBe(3);
+  });
+
+  it("without a default for the other key, such an entry matches nothing (the reference: a's `b*`)", () => {
+    const noDefault = rules(`
+domain: corners
+descriptors:
+  - key: a
+    value: "b*"
+    rate_limit: {unit: second, requests_per_unit: 3}
+`);
+    expect(match(noDefault, ["a_b", "x"])).toBeUndefined();
+    expect(match(noDefault, ["a_bc", "x"])).toBeUndefined();
+  });
+});

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { loadRules, RulesError } from "../../src/config/rules-loader.js";
+import type { RulesLoadOptions } from "../../src/config/rules-loader.js";
 import { computeRulesDigest } from "../../src/config/rules-files.js";
 
 let dir: string;
@@ -19,8 +20,8 @@ function domainYaml(domain: string, rpu = 1): string {
   return `domain: ${domain}\ndescriptors:\n  - key: k\n    rate_limit: {unit: second, requests_per_unit: ${rpu}}\n`;
 }
 
-async function rejection(path: string): Promise<RulesError> {
-  const error = await loadRules(path).then(
+async function rejection(path: string, options: RulesLoadOptions = {}): Promise<RulesError> {
+  const error = await loadRules(path, options).then(
     () => undefined,
     (err: unknown) => err,
   );
@@ -39,9 +40,10 @@ describe("loadRules: a directory", () => {
     await writeFile(join(dir, "nested", "deep.yaml"), domainYaml("deep"));
     await mkdir(join(dir, "dir.yaml"));
 
-    const rules = await loadRules(dir);
+    const { rules, warnings } = await loadRules(dir);
     expect([...rules.domains.keys()]).toEqual(["alpha", "bravo"]);
-    expect(rules.domains.get("alpha")?.source).toBe(join(dir, "a.yaml"));
+    expect(rules.domains.get("alpha")?.sources).toEqual([join(dir, "a.yaml")]);
+    expect(warnings).toEqual([]);
     expect(rules.ruleCount).toBe(2);
     expect(rules.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(Object.isFrozen(rules)).toBe(true);
@@ -53,7 +55,7 @@ describe("loadRules: a directory", () => {
     await symlink("..2026_01_01_00_00_00.000000001", join(dir, "..data"));
     await symlink(join("..data", "api.yaml"), join(dir, "api.yaml"));
 
-    const rules = await loadRules(dir);
+    const { rules } = await loadRules(dir);
     expect([...rules.domains.keys()]).toEqual(["api"]);
     expect(rules.domains.get("api")?.root.defaults.get("k")?.rateLimit?.requestsPerUnit).toBe(7);
   });
@@ -61,12 +63,12 @@ describe("loadRules: a directory", () => {
   it("skips a dangling symlink (a key the current ConfigMap swap removed)", async () => {
     await writeFile(join(dir, "a.yaml"), domainYaml("alpha"));
     await symlink(join("..data", "gone.yaml"), join(dir, "gone.yaml"));
-    const rules = await loadRules(dir);
+    const { rules } = await loadRules(dir);
     expect([...rules.domains.keys()]).toEqual(["alpha"]);
   });
 
   it("allows zero files (an empty RuleSet)", async () => {
-    const rules = await loadRules(dir);
+    const { rules } = await loadRules(dir);
     expect(rules.domains.size).toBe(0);
     expect(rules.ruleCount).toBe(0);
     expect(rules.digest).toBe(await computeRulesDigest(dir));
@@ -81,7 +83,7 @@ describe("loadRules: a directory", () => {
         file: join(dir, "two.yaml"),
         path: "domain",
         line: 2,
-        message: `duplicate domain 'shared': also defined in ${join(dir, "one.yaml")} (one domain per file)`,
+        message: `duplicate domain 'shared': also defined in ${join(dir, "one.yaml")} (one domain per file unless MERGE_DOMAIN_CONFIG=true)`,
       },
     ]);
   });
@@ -104,12 +106,79 @@ describe("loadRules: a directory", () => {
   });
 });
 
+describe("loadRules: warnings", () => {
+  it("collects the keys that have no effect from every file, each naming its file", async () => {
+    await writeFile(join(dir, "a.yaml"), `key: stray\n${domainYaml("alpha")}`);
+    await writeFile(join(dir, "b.yaml"), `${domainYaml("bravo")}    name: misplaced\n`);
+    const { rules, warnings } = await loadRules(dir);
+    expect([...rules.domains.keys()]).toEqual(["alpha", "bravo"]);
+    expect(warnings.map((w) => [w.file, w.path, w.line])).toEqual([
+      [join(dir, "a.yaml"), "key", 1],
+      [join(dir, "b.yaml"), "descriptors[0].name", 5],
+    ]);
+    expect(warnings.every((w) => w.message.startsWith("has no effect"))).toBe(true);
+  });
+
+  it("with strict, refuses them instead", async () => {
+    await writeFile(join(dir, "a.yaml"), `key: stray\n${domainYaml("alpha")}`);
+    const error = await rejection(dir, { strict: true });
+    expect(error.errors.map((issue) => issue.path)).toEqual(["key"]);
+  });
+});
+
+describe("loadRules: MERGE_DOMAIN_CONFIG", () => {
+  const wildcard = (value: string, rpu: number): string =>
+    `  - key: path\n    value: '${value}'\n    rate_limit: {unit: second, requests_per_unit: ${rpu}}\n`;
+
+  it("merges the top-level descriptors of files that share a domain, in file name order", async () => {
+    await writeFile(
+      join(dir, "b.yaml"),
+      `domain: shared\ndescriptors:\n${wildcard("/api/*", 2)}  - key: user\n    rate_limit: {unit: second, requests_per_unit: 3}\n`,
+    );
+    await writeFile(join(dir, "a.yaml"), `domain: shared\ndescriptors:\n${wildcard("/api/v1/*", 1)}`);
+    await writeFile(join(dir, "c.yaml"), domainYaml("other"));
+    const { rules } = await loadRules(dir, { mergeDomains: true });
+    expect([...rules.domains.keys()].sort()).toEqual(["other", "shared"]);
+    expect(rules.ruleCount).toBe(4);
+    const shared = rules.domains.get("shared")!;
+    expect(shared.sources).toEqual([join(dir, "a.yaml"), join(dir, "b.yaml")]);
+    // Wildcards keep file order across files: a.yaml's comes first.
+    expect(shared.root.wildcards.get("path")?.map((w) => w.node.value)).toEqual(["/api/v1/*", "/api/*"]);
+    expect(shared.root.defaults.get("user")?.rateLimit?.requestsPerUnit).toBe(3);
+    expect(rules.domains.get("other")?.sources).toEqual([join(dir, "c.yaml")]);
+  });
+
+  it("refuses a top-level descriptor that two merged files both define, naming both", async () => {
+    await writeFile(join(dir, "one.yaml"), domainYaml("shared"));
+    await writeFile(join(dir, "two.yaml"), `# second copy\n${domainYaml("shared", 2)}`);
+    const error = await rejection(dir, { mergeDomains: true });
+    expect(error.errors).toEqual([
+      {
+        file: join(dir, "two.yaml"),
+        path: "descriptors[0]",
+        line: 4,
+        message: `duplicate descriptor composite key 'shared.k' (first defined at ${join(dir, "one.yaml")}:3)`,
+      },
+    ]);
+  });
+
+  it("marks a merged domain changed when any of its files changes", async () => {
+    const { summarizeRulesChange } = await import("../../src/config/rules-diff.js");
+    await writeFile(join(dir, "a.yaml"), `domain: shared\ndescriptors:\n${wildcard("/a*", 1)}`);
+    await writeFile(join(dir, "b.yaml"), `domain: shared\ndescriptors:\n${wildcard("/b*", 1)}`);
+    const before = (await loadRules(dir, { mergeDomains: true })).rules;
+    await writeFile(join(dir, "b.yaml"), `domain: shared\ndescriptors:\n${wildcard("/b*", 2)}`);
+    const after = (await loadRules(dir, { mergeDomains: true })).rules;
+    expect(summarizeRulesChange(before, after).changed).toEqual(["shared"]);
+  });
+});
+
 describe("loadRules: a single file and missing paths", () => {
   it("loads a single file whatever its extension", async () => {
     const file = join(dir, "rules.conf");
     await writeFile(file, domainYaml("single", 3));
-    const rules = await loadRules(file);
-    expect(rules.domains.get("single")?.source).toBe(file);
+    const { rules } = await loadRules(file);
+    expect(rules.domains.get("single")?.sources).toEqual([file]);
     expect(rules.ruleCount).toBe(1);
   });
 
@@ -123,17 +192,18 @@ describe("loadRules: a single file and missing paths", () => {
 describe("the digest", () => {
   it("is stable for equal files and changes with content or name", async () => {
     await writeFile(join(dir, "a.yaml"), domainYaml("alpha"));
-    const first = (await loadRules(dir)).digest;
-    expect((await loadRules(dir)).digest).toBe(first);
+    const digestOf = async (): Promise<string> => (await loadRules(dir)).rules.digest;
+    const first = await digestOf();
+    expect(await digestOf()).toBe(first);
 
     await writeFile(join(dir, "a.yaml"), domainYaml("alpha", 2));
-    const edited = (await loadRules(dir)).digest;
+    const edited = await digestOf();
     expect(edited).not.toBe(first);
 
     await rm(join(dir, "a.yaml"));
     await writeFile(join(dir, "renamed.yaml"), domainYaml("alpha", 2));
-    expect((await loadRules(dir)).digest).not.toBe(edited);
-    expect(await computeRulesDigest(dir)).toBe((await loadRules(dir)).digest);
+    expect(await digestOf()).not.toBe(edited);
+    expect(await computeRulesDigest(dir)).toBe(await digestOf());
   });
 });
 

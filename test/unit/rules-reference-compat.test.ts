@@ -13,7 +13,7 @@ import type { DescriptorEntry, DomainRules } from "../../src/domain/rules.js";
 const REFERENCE = fileURLToPath(new URL("../fixtures/rules/reference/", import.meta.url));
 
 async function domainOf(file: string, domain: string): Promise<DomainRules> {
-  const rules = await loadRules(join(REFERENCE, file));
+  const { rules } = await loadRules(join(REFERENCE, file));
   expect([...rules.domains.keys()]).toEqual([domain]);
   return rules.domains.get(domain)!;
 }
@@ -241,6 +241,12 @@ describe("reference example deployment configs", () => {
   it("the whole directory loads as one RuleSet except for the two alternative example4 files", async () => {
     await expect(loadRules(REFERENCE)).rejects.toThrow(
       /duplicate domain 'example4': also defined in .*example4-depth-mismatch\.yaml/,
+    );
+  });
+
+  it("merged (MERGE_DOMAIN_CONFIG), the two example4 files clash on their top-level descriptor, as in the reference", async () => {
+    await expect(loadRules(REFERENCE, { mergeDomains: true })).rejects.toThrow(
+      /example4-nested\.yaml:3: descriptors\[0\]: duplicate descriptor composite key 'example4\.key_value' \(first defined at .*example4-depth-mismatch\.yaml:3\)/,
     );
   });
 });

@@ -2,8 +2,14 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { formatIssue, loadRules, loadRulesFromText, RulesError } from "../../src/config/rules-loader.js";
-import type { RuleIssue } from "../../src/config/rules-loader.js";
+import {
+  buildRuleSet,
+  formatIssue,
+  loadRules,
+  loadRulesFromText,
+  RulesError,
+} from "../../src/config/rules-loader.js";
+import type { LoadedRules, RuleIssue, RulesLoadOptions } from "../../src/config/rules-loader.js";
 
 const INVALID = fileURLToPath(new URL("../fixtures/rules/invalid/", import.meta.url));
 
@@ -30,12 +36,6 @@ const CASES: readonly Case[] = [
     message: /unknown field 'unit_multiplier'/,
   },
   {
-    fixture: "replaces-outside-rate-limit",
-    path: "descriptors[0].replaces",
-    line: 7,
-    message: /unknown field 'replaces' \(replaces belongs inside rate_limit\)/,
-  },
-  {
     fixture: "bad-unit",
     path: "descriptors[0].descriptors[1].rate_limit.unit",
     line: 12,
@@ -57,7 +57,8 @@ const CASES: readonly Case[] = [
     fixture: "missing-requests",
     path: "descriptors[0].rate_limit.requests_per_unit",
     line: 4,
-    message: /required field is missing/,
+    message:
+      /^required field is missing \(unless unlimited is true\): the reference server would read it as 0 and deny every request; write 'requests_per_unit: 0' if that is the intent$/,
   },
   {
     fixture: "duplicate-descriptor",
@@ -312,6 +313,176 @@ describe("rules validation: what the reference server accepts", () => {
       burst: 4294967295,
     });
     expect(rules.root.defaults.get("open")?.rateLimit).toMatchObject({ unlimited: true, burst: undefined });
+  });
+});
+
+describe("rules validation: a missing requests_per_unit", () => {
+  it("is refused, also when the key is there with no value (the reference server reads both as 0)", () => {
+    const text = "domain: d\ndescriptors:\n  - key: a\n    rate_limit: {unit: second, requests_per_unit: }\n";
+    const error = catchRulesError(() => loadRulesFromText("d.yaml", text));
+    expect(error.errors).toEqual([
+      {
+        file: "d.yaml",
+        path: "descriptors[0].rate_limit.requests_per_unit",
+        line: 4,
+        message: expect.stringMatching(/^required field is missing .*deny every request/),
+      },
+    ]);
+  });
+});
+
+/** The reference server accepts these keys anywhere in a file, and ignores them where they have no field. */
+const MISPLACED = [
+  "key: stray",
+  "domain: lenient",
+  "descriptors:",
+  "  - key: tier",
+  "    value: premium",
+  "    descriptors:",
+  "      - key: user",
+  "        rate_limit: {unit: second, requests_per_unit: 1}",
+  "      - key: plan",
+  "        name: plan_limit",
+  "        replaces: [{name: other}]",
+  "        rate_limit:",
+  "          unit: minute",
+  "          requests_per_unit: 5",
+  "          shadow_mode: true",
+].join("\n");
+
+const WITHOUT_MISPLACED = [
+  "domain: lenient",
+  "descriptors:",
+  "  - key: tier",
+  "    value: premium",
+  "    descriptors:",
+  "      - key: user",
+  "        rate_limit: {unit: second, requests_per_unit: 1}",
+  "      - key: plan",
+  "        rate_limit: {unit: minute, requests_per_unit: 5}",
+].join("\n");
+
+const MISPLACED_WARNINGS: readonly RuleIssue[] = [
+  {
+    file: "m.yaml",
+    path: "key",
+    line: 1,
+    message:
+      "has no effect: the reference server ignores 'key' at the top level (it belongs on a descriptor)",
+  },
+  {
+    file: "m.yaml",
+    path: "descriptors[0].descriptors[1].name",
+    line: 10,
+    message:
+      "has no effect: the reference server ignores 'name' on a descriptor (it belongs inside rate_limit)",
+  },
+  {
+    file: "m.yaml",
+    path: "descriptors[0].descriptors[1].replaces",
+    line: 11,
+    message:
+      "has no effect: the reference server ignores 'replaces' on a descriptor (it belongs inside rate_limit)",
+  },
+  {
+    file: "m.yaml",
+    path: "descriptors[0].descriptors[1].rate_limit.shadow_mode",
+    line: 15,
+    message:
+      "has no effect: the reference server ignores 'shadow_mode' inside rate_limit (it belongs on a descriptor)",
+  },
+];
+
+function loadText(text: string, options: RulesLoadOptions = {}, file = "m.yaml"): LoadedRules {
+  return buildRuleSet([{ path: file, name: file, bytes: Buffer.from(text) }], options);
+}
+
+describe("rules validation: keys the reference server ignores where they are", () => {
+  it("loads the file and warns once per key, naming the file, the path and the line", () => {
+    const { rules, warnings } = loadText(MISPLACED);
+    expect(warnings).toEqual(MISPLACED_WARNINGS);
+    expect(formatIssue(warnings[1]!)).toBe(
+      "m.yaml:10: descriptors[0].descriptors[1].name: has no effect: the reference server ignores 'name' on a descriptor (it belongs inside rate_limit)",
+    );
+    expect(rules.ruleCount).toBe(2);
+  });
+
+  it("builds the same tree as the file without those keys: they do nothing", () => {
+    const lenient = loadText(MISPLACED).rules.domains.get("lenient")!;
+    const clean = loadText(WITHOUT_MISPLACED).rules.domains.get("lenient")!;
+    expect(lenient.root).toEqual(clean.root);
+    const plan = lenient.root.exact.get("tier")?.get("premium")?.children.defaults.get("plan");
+    expect(plan).toMatchObject({ shadowMode: false, rateLimit: { name: undefined, replaces: [] } });
+  });
+
+  it("warns for every reference key out of place: in a replaces entry, at the top level, in rate_limit", () => {
+    const text = [
+      "domain: d",
+      "value: x",
+      "descriptors:",
+      "  - key: a",
+      "    domain: again",
+      "    unlimited: true",
+      "    rate_limit:",
+      "      unit: second",
+      "      requests_per_unit: 1",
+      "      descriptors: [{key: b, value: c}]",
+      "  - key: b",
+      "    rate_limit:",
+      "      unit: second",
+      "      requests_per_unit: 1",
+      "      replaces: [{name: a, unit: hour}]",
+    ].join("\n");
+    const { warnings } = loadText(text);
+    expect(warnings.map((w) => [w.path, w.line])).toEqual([
+      ["value", 2],
+      ["descriptors[0].domain", 5],
+      ["descriptors[0].unlimited", 6],
+      ["descriptors[0].rate_limit.descriptors", 10],
+      ["descriptors[1].rate_limit.replaces[0].unit", 15],
+    ]);
+    expect(warnings[4]?.message).toBe(
+      "has no effect: the reference server ignores 'unit' in a replaces entry (it belongs inside rate_limit)",
+    );
+  });
+
+  it("with strict, refuses them with the same message", () => {
+    const error = catchRulesError(() => loadText(MISPLACED, { strict: true }));
+    expect(error.errors).toEqual(
+      MISPLACED_WARNINGS.map((w) => ({ ...w, message: `${w.message}; --strict refuses it` })),
+    );
+  });
+
+  it("still refuses what the reference server refuses inside them, and keys it does not know", () => {
+    const text = [
+      "domain: d",
+      "descriptors:",
+      "  - key: a",
+      "    replaces: [{name: x, priority: 1}]",
+      "  - key: b",
+      "    name: 1.5",
+      "  - key: c",
+      "    replaces: [plain]",
+      "  - key: d",
+      "    burst: 3",
+      "  - key: e",
+      "    rate_limit:",
+      "      unit: second",
+      "      requests_per_unit: 1",
+      "      descriptors: [{key: f, rate_limit: {unit_multiplier: 2}}]",
+    ].join("\n");
+    const error = catchRulesError(() => loadText(text));
+    expect(error.errors.map((issue) => [issue.path, issue.line])).toEqual([
+      ["descriptors[0].replaces[0].priority", 4],
+      ["descriptors[1].name", 6],
+      ["descriptors[2].replaces[0]", 8],
+      ["descriptors[3].burst", 10],
+      ["descriptors[4].rate_limit.descriptors[0].rate_limit.unit_multiplier", 15],
+    ]);
+    expect(error.errors[0]?.message).toMatch(/^unknown field 'priority'/);
+    expect(error.errors[1]?.message).toMatch(/^must not be a float \(1\.5\)/);
+    expect(error.errors[2]?.message).toMatch(/^must be a mapping, got a string/);
+    expect(error.errors[3]?.message).toMatch(/^unknown field 'burst'/);
   });
 });
 

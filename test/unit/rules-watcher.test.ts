@@ -6,6 +6,7 @@ import { loadRules } from "../../src/config/rules-loader.js";
 import { watchRules } from "../../src/config/rules-watcher.js";
 import type { RulesWatcher, WatchRulesOptions } from "../../src/config/rules-watcher.js";
 import type { RuleSet } from "../../src/domain/rules.js";
+import type { RuleIssue } from "../../src/config/rules-loader.js";
 
 /** Polling so slow it never fires during a test: these cases must work from fs events alone. */
 const EVENTS_ONLY = 60_000;
@@ -14,11 +15,13 @@ const WAIT_MS = 5_000;
 /** Records the watcher's callbacks and lets a test wait for a condition on them. */
 class Recorder {
   readonly reloads: RuleSet[] = [];
+  readonly warnings: (readonly RuleIssue[])[] = [];
   readonly errors: unknown[] = [];
   private wake: (() => void) | undefined;
 
-  readonly onReload = (rules: RuleSet): void => {
+  readonly onReload = (rules: RuleSet, warnings: readonly RuleIssue[] = []): void => {
     this.reloads.push(rules);
+    this.warnings.push(warnings);
     this.wake?.();
   };
 
@@ -78,7 +81,7 @@ async function start(
   options: Partial<WatchRulesOptions> = {},
 ): Promise<{ recorder: Recorder; watcher: RulesWatcher }> {
   const recorder = new Recorder();
-  const initial = await loadRules(path);
+  const initial = (await loadRules(path, options.load)).rules;
   const watcher = watchRules({
     path,
     onReload: recorder.onReload,
@@ -165,6 +168,38 @@ describe("watchRules: a directory", () => {
     expect(rpuOf(recorder.latest(), "api")).toBe(2);
     expect(rpuOf(recorder.latest(), "web")).toBe(9);
     expect(recorder.errors).toEqual([]);
+  });
+});
+
+describe("watchRules: load options and warnings", () => {
+  const other =
+    "domain: shared\ndescriptors:\n  - key: other\n    rate_limit: {unit: second, requests_per_unit: 2}\n";
+
+  it("merges files that share a domain when asked (MERGE_DOMAIN_CONFIG), and refuses them otherwise", async () => {
+    await writeFile(join(dir, "a.yaml"), rulesYaml("shared", 1));
+    const merged = await start(dir, { load: { mergeDomains: true } });
+    const plain = await start(dir);
+
+    await writeFile(join(dir, "b.yaml"), other);
+    await merged.recorder.until(() => merged.recorder.reloads.length === 1, "the merged reload");
+    const shared = merged.recorder.latest().domains.get("shared");
+    expect(shared?.root.defaults.get("other")?.rateLimit?.requestsPerUnit).toBe(2);
+    expect(rpuOf(merged.recorder.latest(), "shared")).toBe(1);
+    expect(merged.recorder.errors).toEqual([]);
+
+    await plain.recorder.until(() => plain.recorder.errors.length >= 1, "the duplicate domain");
+    expect(String(plain.recorder.errors[0])).toContain("duplicate domain 'shared'");
+    expect(plain.recorder.reloads).toEqual([]);
+  });
+
+  it("hands a reload's warnings to onReload", async () => {
+    await writeFile(join(dir, "a.yaml"), rulesYaml("alpha", 1));
+    const { recorder } = await start(dir);
+
+    await writeFile(join(dir, "a.yaml"), `key: stray\n${rulesYaml("alpha", 2)}`);
+    await recorder.until(() => recorder.reloads.length === 1, "the edit");
+    expect(rpuOf(recorder.latest(), "alpha")).toBe(2);
+    expect(recorder.warnings[0]?.map((w) => [w.file, w.path])).toEqual([[join(dir, "a.yaml"), "key"]]);
   });
 });
 

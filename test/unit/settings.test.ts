@@ -62,6 +62,13 @@ describe("settings", () => {
     );
   });
 
+  it("merges files that share a domain only with MERGE_DOMAIN_CONFIG (the reference server's setting)", () => {
+    expect(loadSettings({}).mergeDomainConfig).toBe(false);
+    expect(loadSettings({ MERGE_DOMAIN_CONFIG: "true" }).mergeDomainConfig).toBe(true);
+    expect(loadSettings({ MERGE_DOMAIN_CONFIG: "1" }).mergeDomainConfig).toBe(true);
+    expect(loadSettings({ MERGE_DOMAIN_CONFIG: "false" }).mergeDomainConfig).toBe(false);
+  });
+
   it("treats empty strings as unset", () => {
     expect(loadSettings({ GRPC_PORT: "", REDIS_URL: "" })).toMatchObject({
       grpcPort: 8081,
@@ -75,6 +82,7 @@ describe("settings", () => {
     ["REDIS_TIMEOUT_MS", "0"],
     ["LOCAL_MAX_BUCKETS", "-5"],
     ["SHADOW_MODE", "yes please"],
+    ["MERGE_DOMAIN_CONFIG", "yes"],
     ["LOG_LEVEL", "loud"],
     ["SHUTDOWN_GRACE_MS", "1.5"],
   ])("names %s when it is invalid", (name, value) => {

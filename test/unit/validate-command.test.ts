@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { validateRulesPath } from "../../src/app/cli/validate-command.js";
+import { parseValidateArgs, validateRulesPath } from "../../src/app/cli/validate-command.js";
+import { UsageError } from "../../src/app/cli/args.js";
 
 const FIXTURES = fileURLToPath(new URL("../fixtures/rules/", import.meta.url));
 
@@ -87,6 +88,80 @@ describe("validateRulesPath", () => {
     expect(result.report).toContain(
       `${file}:6: descriptors[0].rate_limit.unit: must not be set when unlimited is true`,
     );
+  });
+});
+
+const MISPLACED = [
+  "key: stray",
+  "domain: lenient",
+  "descriptors:",
+  "  - key: plan",
+  "    name: plan_limit",
+  "    rate_limit: {unit: minute, requests_per_unit: 5}",
+].join("\n");
+
+describe("validateRulesPath: keys the reference server ignores", () => {
+  it("prints them as warnings after the summary, and passes", async () => {
+    const file = join(dir, "m.yaml");
+    await writeFile(file, MISPLACED);
+    const result = await validateRulesPath(dir);
+    expect(result.ok).toBe(true);
+    const lines = result.report.split("\n");
+    expect(lines[0]).toMatch(
+      new RegExp(`^${escape(dir)}: OK, 1 domain, 1 rule \\(digest [0-9a-f]{12}\\), 2 warnings$`),
+    );
+    expect(lines.slice(1)).toEqual([
+      `  lenient: 1 rule (${file})`,
+      `warning: ${file}:1: key: has no effect: the reference server ignores 'key' at the top level (it belongs on a descriptor)`,
+      `warning: ${file}:5: descriptors[0].name: has no effect: the reference server ignores 'name' on a descriptor (it belongs inside rate_limit)`,
+    ]);
+  });
+
+  it("refuses them with --strict", async () => {
+    const file = join(dir, "m.yaml");
+    await writeFile(file, MISPLACED);
+    const result = await validateRulesPath(dir, { strict: true });
+    expect(result.ok).toBe(false);
+    expect(result.report.split("\n")).toEqual([
+      `${dir}: 2 errors`,
+      `${file}:1: key: has no effect: the reference server ignores 'key' at the top level (it belongs on a descriptor); --strict refuses it`,
+      `${file}:5: descriptors[0].name: has no effect: the reference server ignores 'name' on a descriptor (it belongs inside rate_limit); --strict refuses it`,
+    ]);
+  });
+});
+
+describe("validateRulesPath: files that share a domain", () => {
+  const part = (key: string) =>
+    `domain: shared\ndescriptors:\n  - key: ${key}\n    rate_limit: {unit: second, requests_per_unit: 1}\n`;
+
+  it("refuses them by default, and merges them with --merge-domain-config (MERGE_DOMAIN_CONFIG)", async () => {
+    await writeFile(join(dir, "a.yaml"), part("user"));
+    await writeFile(join(dir, "b.yaml"), part("path"));
+    const refused = await validateRulesPath(dir);
+    expect(refused.ok).toBe(false);
+    expect(refused.report).toContain("duplicate domain 'shared'");
+    const merged = await validateRulesPath(dir, { mergeDomains: true });
+    expect(merged.ok).toBe(true);
+    expect(merged.report.split("\n").slice(1)).toEqual([
+      `  shared: 2 rules (${join(dir, "a.yaml")}, ${join(dir, "b.yaml")})`,
+    ]);
+  });
+});
+
+describe("parseValidateArgs", () => {
+  it("takes one PATH with --strict and --merge-domain-config in any order", () => {
+    expect(parseValidateArgs(["rules"])).toEqual({
+      path: "rules",
+      options: { strict: false, mergeDomains: false },
+    });
+    expect(parseValidateArgs(["--strict", "rules", "--merge-domain-config"])).toEqual({
+      path: "rules",
+      options: { strict: true, mergeDomains: true },
+    });
+  });
+
+  it.each([[[]], [["a", "b"]], [["--bogus", "rules"]]])("refuses %j", (args) => {
+    expect(() => parseValidateArgs(args)).toThrow(UsageError);
   });
 });
 
