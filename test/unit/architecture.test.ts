@@ -107,4 +107,17 @@ describe("architecture", () => {
     );
     expect(bad.map((f) => f.file)).toEqual([]);
   });
+
+  it("the README's Project layout lists every folder of src/", () => {
+    const readme = readFileSync(join(SRC, "../README.md"), "utf8");
+    const layout = readme.slice(readme.indexOf("## Project layout"));
+    const folders = (dir: string): string[] =>
+      readdirSync(dir)
+        .filter((name) => statSync(join(dir, name)).isDirectory())
+        .flatMap((name) => [join(dir, name), ...folders(join(dir, name))]);
+    const missing = folders(SRC)
+      .map((dir) => `src/${relative(SRC, dir)}/`)
+      .filter((dir) => !layout.includes(`| \`${dir}\``));
+    expect(missing).toEqual([]);
+  });
 });
