@@ -29,7 +29,7 @@ test: $(NODE_MODULES_STAMP)
 	npx vitest run --reporter=default --reporter=json --outputFile=.vitest-report.json
 	node scripts/test-summary.mjs .vitest-report.json
 
-## Measurements, not tests (issue 6): prints a table per scenario and rewrites docs/benchmarks.md.
+## Measurements, not tests: prints a table per scenario and rewrites docs/benchmarks.md.
 ## Optional: apt-get install -y nghttp2-client (h2load), a load generator that uses far less CPU.
 bench: build
 	node dist/bench/run.js

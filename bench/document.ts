@@ -33,7 +33,7 @@ async function previousLimits(path: string): Promise<string> {
 
 function targetTable(list: readonly Target[]): string {
   const rows = list.map((t) => `| ${t.text} | ${t.measured} | ${t.pass ? "PASS" : "**FAIL**"} |`);
-  return ["| target (issues 6 and 10) | measured | result |", "| --- | --- | --- |", ...rows].join("\n");
+  return ["| target | measured | result |", "| --- | --- | --- |", ...rows].join("\n");
 }
 
 function machineSection(info: RunInfo): string {
