@@ -12,8 +12,8 @@ import { requireScope } from "./auth/authorize.js";
 import type { Principal } from "./auth/types.js";
 import { SCOPE_ADMIN, SCOPE_READ } from "./auth/types.js";
 import { FloodgateError, invalidArgument, isFloodgateError } from "../domain/errors.js";
+import type { BucketId } from "../domain/bucket.js";
 import type { BucketStore } from "../store/bucket-store.js";
-import { bucketKey } from "../store/keys.js";
 import type { LimitInput, Target, TargetInput } from "./admin-input.js";
 import {
   validateExpiry,
@@ -24,6 +24,7 @@ import {
   validateTimestamp,
 } from "./admin-input.js";
 import type { OverrideTable } from "./override-table.js";
+import { bucketOf } from "../limiting/plan.js";
 import type { RulesSource } from "../limiting/rate-limiter.js";
 import { resolveLimits } from "../limiting/resolve.js";
 
@@ -34,10 +35,9 @@ import { resolveLimits } from "../limiting/resolve.js";
  */
 export interface AdminDeps {
   readonly audit: AuditStore;
-  readonly store: Pick<BucketStore, "peek" | "reset" | "kind">;
+  readonly store: Pick<BucketStore, "peek" | "reset">;
   readonly rules: RulesSource;
   readonly overrides: OverrideTable;
-  readonly keyPrefix: string;
   readonly checkLimitDomain: string;
   /** Wall clock, ms. */
   readonly now: () => number;
@@ -113,7 +113,9 @@ export function createAdminService(deps: AdminDeps) {
       { rules: deps.rules.current(), operatorLimits: overrides, nowMs: deps.now() },
       request,
     )[0];
-    return { key: bucketKey(deps.keyPrefix, t.domain, resolved?.bucketEntries ?? t.entries), resolved };
+    const bucket: BucketId =
+      resolved === undefined ? { domain: t.domain, entries: t.entries } : bucketOf(t.domain, resolved);
+    return { bucket, resolved };
   }
 
   return {
@@ -168,19 +170,19 @@ export function createAdminService(deps: AdminDeps) {
       const context = { ...actorOf(ctx), reason: validateReason(input.reason) };
       await auditedReset(deps, {
         input: { domain: t.domain, entries: t.entries, context },
-        key: locate(t).key,
+        bucket: locate(t).bucket,
       });
     },
 
     async getBucket(ctx: AdminContext, input: { target: TargetInput | undefined }): Promise<BucketView> {
       requireScope(ctx.principal, SCOPE_READ);
-      const { key, resolved } = locate(target(input.target));
-      const state = await storeCall(() => deps.store.peek(key));
+      const { bucket, resolved } = locate(target(input.target));
+      const state = await storeCall(() => deps.store.peek(bucket));
       const rule = resolved?.rule;
       return {
         exists: state !== undefined,
         tokens: state?.tokens ?? 0,
-        updatedAt: state === undefined ? undefined : wallClockOf(deps.store.kind, state.updatedAtUs),
+        updatedAt: state === undefined ? undefined : new Date(state.updatedAtMs),
         limit:
           rule === undefined || rule.unlimited
             ? undefined
@@ -225,12 +227,12 @@ export type AdminService = ReturnType<typeof createAdminService>;
  */
 async function auditedReset(
   deps: AdminDeps,
-  reset: { input: Parameters<AuditStore["resetBucket"]>[0]; key: string },
+  reset: { input: Parameters<AuditStore["resetBucket"]>[0]; bucket: BucketId },
 ): Promise<void> {
   let outcome: { error: unknown } | "done" | undefined;
   try {
     await deps.audit.resetBucket(reset.input, async () => {
-      await storeCall(() => deps.store.reset(reset.key)).catch((error: unknown) => {
+      await storeCall(() => deps.store.reset(reset.bucket)).catch((error: unknown) => {
         outcome = { error };
         throw error;
       });
@@ -269,9 +271,4 @@ function exportedHead(input: VerifyInput): { id: string; hash: string } | undefi
   if (!isRowId(input.expectHeadId)) throw invalidArgument("expect_head_id");
   if (!/^[0-9a-fA-F]{64}$/.test(input.expectHeadHash)) throw invalidArgument("expect_head_hash");
   return { id: input.expectHeadId, hash: input.expectHeadHash.toLowerCase() };
-}
-
-/** Redis stamps buckets with its own wall clock; the local store with the monotonic clock. */
-function wallClockOf(kind: "redis" | "memory", updatedAtUs: number): Date {
-  return new Date(kind === "redis" ? updatedAtUs / 1000 : performance.timeOrigin + updatedAtUs / 1000);
 }

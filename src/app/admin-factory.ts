@@ -37,7 +37,7 @@ export interface AdminDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly rules: RulesHolder;
-  readonly store: Pick<BucketStore, "peek" | "reset" | "kind">;
+  readonly store: Pick<BucketStore, "peek" | "reset">;
 }
 
 /** How often startup migrations are retried while Postgres is unreachable. */
@@ -195,7 +195,6 @@ export async function startAdmin(settings: Settings, deps: AdminDeps): Promise<A
     store: deps.store,
     rules: deps.rules,
     overrides,
-    keyPrefix: settings.redisKeyPrefix,
     checkLimitDomain: settings.checkLimitDomain,
     now: Date.now,
     onAudit: (action) => metrics.auditEvents.inc({ action }),

@@ -217,7 +217,6 @@ async function start(settings: Settings, parts: { logger: Logger; opened: CloseS
   const limiter = createRateLimiter({
     rules,
     store: store.store,
-    keyPrefix: settings.redisKeyPrefix,
     shadowMode: settings.shadowMode,
     responseHeaders: settings.responseHeaders,
     descriptorLimits: settings.descriptorLimits,

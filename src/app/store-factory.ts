@@ -85,6 +85,7 @@ export async function createStore(settings: Settings, deps: StoreDeps): Promise<
   const fallback = createFallbackStore({
     primary: createRedisStore({
       client,
+      keyPrefix: settings.redisKeyPrefix,
       deadlineMs: settings.redisTimeoutMs,
       onRefundError: (err) =>
         deps.logger.warn({ reason: String(err) }, "cross-slot refund failed; a bucket may stay charged"),

@@ -1,3 +1,6 @@
+import type { DescriptorEntry } from "./rules.js";
+import type { Unit } from "./units.js";
+
 /**
  * Token-bucket vocabulary shared by the pure math, the Lua script and the stores (README, "Token bucket semantics").
  * Rates are kept as a fraction (tokens per period) so that refill = elapsed × tokens / period
@@ -12,10 +15,22 @@ export interface BucketSpec {
   readonly refillPeriodUs: number;
 }
 
-/** One bucket to evaluate as part of an all-or-nothing request. */
+/**
+ * Which bucket: the domain and the descriptor entries it is counted by, never the limit, so that
+ * a changed limit keeps its bucket. The one exception is Envoy's descriptor `limit`: when it
+ * decides the limit, its rate and unit name a bucket of their own (docs/security.md, "Who may call
+ * what"). Each store turns an identity into its own key (src/store/keys.ts).
+ */
+export interface BucketId {
+  readonly domain: string;
+  readonly entries: readonly DescriptorEntry[];
+  /** Set only when Envoy's descriptor `limit` decided the limit. */
+  readonly descriptorLimit?: { readonly requestsPerUnit: number; readonly unit: Unit } | undefined;
+}
+
+/** One bucket to evaluate as part of an all-or-nothing request: what a store is asked. */
 export interface BucketCheck {
-  /** The store key (see store/keys.ts): domain plus matched descriptor values, never the limit. */
-  readonly key: string;
+  readonly bucket: BucketId;
   readonly spec: BucketSpec;
   /** Tokens to take. 0 means check without consuming: it passes when at least 1 token is there. */
   readonly cost: number;
@@ -23,7 +38,12 @@ export interface BucketCheck {
   readonly shadow: boolean;
 }
 
-/** Persisted bucket state: tokens at the time of the last evaluation (µs). */
+/** A check on the store's key for its bucket: what the token-bucket math and the Lua script see. */
+export interface KeyedCheck extends Omit<BucketCheck, "bucket"> {
+  readonly key: string;
+}
+
+/** Persisted bucket state: tokens at the time of the last evaluation (µs, on the store's clock). */
 export interface BucketState {
   readonly tokens: number;
   readonly updatedAtUs: number;

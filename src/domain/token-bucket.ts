@@ -15,7 +15,7 @@
  *    new states. Denied: the refilled states with nothing taken.
  * 3. Outcomes describe each check's bucket after the decision.
  */
-import type { BucketCheck, BucketDecision, BucketOutcome, BucketSpec, BucketState } from "./bucket.js";
+import type { BucketDecision, BucketOutcome, BucketSpec, BucketState, KeyedCheck } from "./bucket.js";
 import { NEVER } from "./bucket.js";
 
 /** Waits are clamped so they stay exact integers in a double (and in Redis's int64 replies). */
@@ -24,7 +24,7 @@ export const MAX_WAIT_MS = Number.MAX_SAFE_INTEGER;
 export interface BucketEvaluationInput {
   /** Stored state of each check's bucket, aligned with `checks`; undefined = new (full) bucket. */
   readonly states: readonly (BucketState | undefined)[];
-  readonly checks: readonly BucketCheck[];
+  readonly checks: readonly KeyedCheck[];
   readonly nowUs: number;
 }
 
@@ -127,7 +127,7 @@ export function evaluateBuckets(input: BucketEvaluationInput): BucketEvaluation 
 }
 
 interface OutcomeInput {
-  readonly check: BucketCheck;
+  readonly check: KeyedCheck;
   /** Tokens of the check's bucket after the decision. */
   readonly tokens: number;
   readonly seen: number;

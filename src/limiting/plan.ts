@@ -1,7 +1,6 @@
-import type { BucketCheck, BucketOutcome } from "../domain/bucket.js";
+import type { BucketCheck, BucketId, BucketOutcome } from "../domain/bucket.js";
 import { NEVER } from "../domain/bucket.js";
 import { UNIT_SECONDS } from "../domain/units.js";
-import { bucketKey, limitBucketKey } from "../store/keys.js";
 import type { ResolvedLimit } from "./resolve.js";
 import type { DescriptorStatus, LimitRequest, LimitSpec } from "./types.js";
 import { UNLIMITED_REMAINING } from "./types.js";
@@ -31,26 +30,22 @@ export function costOf(request: LimitRequest, index: number): number {
   return request.descriptors[index]!.hitsAddend ?? (request.hitsAddend === 0 ? 1 : request.hitsAddend);
 }
 
-function checkFor(limit: ResolvedLimit, key: string, cost: number): BucketCheck {
+/** The bucket a resolved limit is counted in; the store makes the key. */
+export function bucketOf(domain: string, limit: ResolvedLimit): BucketId {
+  return { domain, entries: limit.bucketEntries, descriptorLimit: limit.descriptorLimit };
+}
+
+function checkFor(bucket: BucketId, limit: ResolvedLimit, cost: number): BucketCheck {
   const rule = limit.rule;
   const spec = {
     capacity: rule.burst ?? rule.requestsPerUnit,
     refillTokens: rule.requestsPerUnit,
     refillPeriodUs: UNIT_SECONDS[rule.unit] * 1_000_000,
   };
-  return { key, spec, cost, shadow: limit.shadow };
+  return { bucket, spec, cost, shadow: limit.shadow };
 }
 
-function keyOf(prefix: string, domain: string, limit: ResolvedLimit): string {
-  const key = bucketKey(prefix, domain, limit.bucketEntries);
-  return limit.descriptorLimit === undefined ? key : limitBucketKey(key, limit.descriptorLimit);
-}
-
-export function buildPlan(
-  request: LimitRequest,
-  limits: readonly (ResolvedLimit | undefined)[],
-  prefix: string,
-): Plan {
+export function buildPlan(request: LimitRequest, limits: readonly (ResolvedLimit | undefined)[]): Plan {
   const checks: BucketCheck[] = [];
   let staticDeny = false;
   const steps = limits.map((limit, i): Step => {
@@ -60,8 +55,7 @@ export function buildPlan(
       staticDeny ||= !limit.shadow;
       return { kind: "zero", limit };
     }
-    const key = keyOf(prefix, request.domain, limit);
-    checks.push(checkFor(limit, key, costOf(request, i)));
+    checks.push(checkFor(bucketOf(request.domain, limit), limit, costOf(request, i)));
     return { kind: "bucket", limit, check: checks.length - 1 };
   });
   return { steps, checks, staticDeny };

@@ -22,7 +22,6 @@ export interface RulesSource {
 export interface RateLimiterOptions {
   readonly rules: RulesSource;
   readonly store: Pick<BucketStore, "evaluate">;
-  readonly keyPrefix: string;
   /** Global shadow mode: an OVER_LIMIT overall decision is reported as OK. */
   readonly shadowMode: boolean;
   readonly responseHeaders: boolean;
@@ -47,7 +46,7 @@ function wouldDeny(plan: Plan, decision: StoreDecision | undefined): boolean {
 }
 
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
-  const { rules, store, keyPrefix, shadowMode, responseHeaders, observer, operatorLimits } = options;
+  const { rules, store, shadowMode, responseHeaders, observer, operatorLimits } = options;
   const { descriptorLimits } = options;
   const now = options.now ?? Date.now;
 
@@ -56,7 +55,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     const ruleSet = rules.current();
     const nowMs = operatorLimits === undefined ? 0 : now();
     const limits = resolveLimits({ rules: ruleSet, operatorLimits, nowMs, descriptorLimits }, request);
-    const plan = buildPlan(request, limits, keyPrefix);
+    const plan = buildPlan(request, limits);
     const decision =
       plan.checks.length > 0 && !plan.staticDeny ? await store.evaluate(plan.checks) : undefined;
     const statuses: DescriptorStatus[] = plan.steps.map((step) => statusOf(step, decision?.outcomes));

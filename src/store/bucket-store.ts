@@ -1,4 +1,4 @@
-import type { BucketCheck, BucketDecision, BucketState } from "../domain/bucket.js";
+import type { BucketCheck, BucketDecision, BucketId } from "../domain/bucket.js";
 
 /** Where a decision came from; a bounded label value for metrics. */
 export type DecisionSource = "redis" | "local" | "local_cache";
@@ -7,16 +7,22 @@ export interface StoreDecision extends BucketDecision {
   readonly source: DecisionSource;
 }
 
+/** A bucket as last written (no refill applied), for operators and tests. */
+export interface BucketSnapshot {
+  readonly tokens: number;
+  /** When it was last written: Unix epoch milliseconds, whatever clock the store keeps. */
+  readonly updatedAtMs: number;
+}
+
 /**
- * The one interface every store implements (the contract suite runs against each).
+ * The one interface every store implements (the contract suite runs against each). Callers name
+ * buckets by identity; each store builds its own keys (keys.ts) and applies its own prefix.
  * evaluate() is atomic over all checks: all-or-nothing, one round trip where the store allows it.
  */
 export interface BucketStore {
-  readonly kind: "redis" | "memory";
   evaluate(checks: readonly BucketCheck[]): Promise<StoreDecision>;
-  /** The state as last written (no refill applied), for operators and tests. */
-  peek(key: string): Promise<BucketState | undefined>;
+  peek(bucket: BucketId): Promise<BucketSnapshot | undefined>;
   /** Forget a bucket; the next evaluation starts full. */
-  reset(key: string): Promise<void>;
+  reset(bucket: BucketId): Promise<void>;
   close(): Promise<void>;
 }

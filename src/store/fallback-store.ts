@@ -133,7 +133,6 @@ export function createFallbackStore(options: FallbackStoreOptions): FallbackStor
   }
 
   return {
-    kind: primary.kind,
     evaluate(checks) {
       // While one request probes a half-open breaker, cockatiel would make every other request
       // wait for that probe; they go to the local store instead, so none pays the timeout.
@@ -145,11 +144,11 @@ export function createFallbackStore(options: FallbackStoreOptions): FallbackStor
           throw error;
         });
     },
-    peek: (key) => primary.peek(key),
+    peek: (bucket) => primary.peek(bucket),
     // An operator's reset must hold whichever store decides next.
-    reset: async (key) => {
-      await local.reset(key);
-      await primary.reset(key);
+    reset: async (bucket) => {
+      await local.reset(bucket);
+      await primary.reset(bucket);
     },
     close: async () => {
       await Promise.all([primary.close(), local.close()]);

@@ -1,12 +1,15 @@
 import { createHash } from "node:crypto";
+import type { BucketCheck, BucketId, KeyedCheck } from "../domain/bucket.js";
 
 /**
- * Bucket keys: `<prefix>{<tag>}<rest>`, where
+ * Bucket keys, built by the stores from a bucket's identity (BucketId): `<prefix>{<tag>}<rest>`,
+ * where
  *
+ * - the prefix is the store's own (REDIS_KEY_PREFIX for Redis, none in process);
  * - the tag is `<domain>|<k1>=<v1>`: the domain and the first entry (just `<domain>` with none);
  * - the rest is `|<k2>=<v2>|<k3>=<v3>...` for the other entries;
- * - and `%L<requests_per_unit>/<unit>` at the end when a descriptor `limit` override decides the
- *   bucket (limitBucketKey).
+ * - and `%L<requests_per_unit>/<unit>` at the end when Envoy's descriptor `limit` decides the
+ *   bucket.
  *
  * The key names the domain and the matched descriptor values, never the limit, so a changed limit
  * keeps its bucket (README, "Rules"). The one exception is Envoy's per-descriptor `limit`, chosen by
@@ -29,17 +32,6 @@ import { createHash } from "node:crypto";
  * gives the same slot. A digest never equals a literal segment (a literal never contains `%H`),
  * and two segments share a digest only by a SHA-256 collision. Short ASCII keys are exactly what they were before digests.
  */
-export interface KeyEntry {
-  readonly key: string;
-  readonly value: string;
-}
-
-/** A descriptor `limit` override, which names its own bucket. */
-export interface KeyLimit {
-  readonly requestsPerUnit: number;
-  readonly unit: string;
-}
-
 const ESCAPED = /[%{}|=]/g;
 /** A character to escape, or one outside ASCII: one test finds both, so plain parts cost one. */
 const SPECIAL = /[%{}|=\u0080-\uffff]/;
@@ -93,18 +85,29 @@ function segment(raw: readonly string[], isTag: boolean): string {
 }
 
 /**
- * Built with join, not concatenation: concatenation leaves a tree of V8 cons strings that a Map
- * key keeps alive whole (measured: 440 bytes per in-memory bucket, against 169 with a flat key).
+ * The key of `bucket` under `prefix`. Built with one join, not concatenation: concatenation leaves
+ * a tree of V8 cons strings that a Map key keeps alive whole (measured: 440 bytes per in-memory
+ * bucket, against 169 with a flat key).
  */
-export function bucketKey(prefix: string, domain: string, entries: readonly KeyEntry[]): string {
+export function bucketKey(bucket: BucketId, prefix = ""): string {
+  const { domain, entries, descriptorLimit } = bucket;
   const first = entries[0];
   const tag = first === undefined ? [domain] : [domain, first.key, first.value];
   const rest: string[] = [];
   for (let i = 1; i < entries.length; i++) rest.push(entries[i]!.key, entries[i]!.value);
-  return [prefix, "{", segment(tag, true), "}", segment(rest, false)].join("");
+  const parts = [prefix, "{", segment(tag, true), "}", segment(rest, false)];
+  if (descriptorLimit !== undefined) {
+    parts.push(LIMIT_MARK, String(descriptorLimit.requestsPerUnit), "/", descriptorLimit.unit);
+  }
+  return parts.join("");
 }
 
-/** The bucket of a descriptor `limit` override: the key the rules use for it, plus that limit. */
-export function limitBucketKey(key: string, limit: KeyLimit): string {
-  return [key, LIMIT_MARK, String(limit.requestsPerUnit), "/", limit.unit].join("");
+/** The checks on their keys under `prefix`, in order. */
+export function keyedChecks(checks: readonly BucketCheck[], prefix: string): KeyedCheck[] {
+  return checks.map(({ bucket, spec, cost, shadow }) => ({
+    key: bucketKey(bucket, prefix),
+    spec,
+    cost,
+    shadow,
+  }));
 }

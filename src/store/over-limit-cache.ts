@@ -2,6 +2,7 @@ import { LRUCache } from "lru-cache";
 import type { BucketCheck, BucketOutcome, BucketSpec } from "../domain/bucket.js";
 import { NEVER } from "../domain/bucket.js";
 import type { BucketStore, StoreDecision } from "./bucket-store.js";
+import { bucketKey } from "./keys.js";
 
 /**
  * The local over-limit cache (README, "Sizing"): a bucket that Redis has just denied is remembered until it
@@ -10,7 +11,8 @@ import type { BucketStore, StoreDecision } from "./bucket-store.js";
  *
  * It never over-allows: an entry only ever denies, and only a request that needs at least as many
  * tokens as the denied one, on a bucket with the same spec (a reloaded limit bypasses old entries),
- * before the time Redis said the tokens would be there.
+ * before the time Redis said the tokens would be there. Entries are keyed as the in-process store
+ * keys its buckets (keys.ts, no prefix).
  */
 export interface OverLimitCacheOptions {
   readonly maxEntries: number;
@@ -48,19 +50,23 @@ export function withOverLimitCache(inner: BucketStore, options: OverLimitCacheOp
   const clock = options.clock ?? (() => performance.now());
   const denials = new LRUCache<string, Denial>({ max: options.maxEntries });
 
-  function cached(check: BucketCheck, now: number): Denial | undefined {
+  function cached(check: BucketCheck, key: string, now: number): Denial | undefined {
     if (check.shadow) return undefined;
-    const denial = denials.get(check.key);
+    const denial = denials.get(key);
     if (denial === undefined || denial.until <= now) return undefined;
     return needOf(check) >= denial.need && sameSpec(denial.spec, check.spec) ? denial : undefined;
   }
 
   /** Denied from memory. Buckets not in the cache were not consulted: they report nothing left. */
-  function fromCache(checks: readonly BucketCheck[], now: number): StoreDecision | undefined {
-    // The common case is a miss: find out without allocating.
-    if (!checks.some((check) => cached(check, now) !== undefined)) return undefined;
-    const outcomes = checks.map((check): BucketOutcome => {
-      const denial = cached(check, now);
+  function fromCache(
+    checks: readonly BucketCheck[],
+    keys: readonly string[],
+    now: number,
+  ): StoreDecision | undefined {
+    // The common case is a miss: find out before building any outcome.
+    if (!checks.some((check, i) => cached(check, keys[i]!, now) !== undefined)) return undefined;
+    const outcomes = checks.map((check, i): BucketOutcome => {
+      const denial = cached(check, keys[i]!, now);
       if (denial === undefined) return UNKNOWN;
       const retryMs = denial.never ? NEVER : Math.ceil(denial.until - now);
       return {
@@ -73,13 +79,19 @@ export function withOverLimitCache(inner: BucketStore, options: OverLimitCacheOp
     return { allowed: false, outcomes, source: "local_cache" };
   }
 
-  function remember(checks: readonly BucketCheck[], decision: StoreDecision, now: number): void {
+  /** `keys` are the checks' keys, in order. */
+  function remember(
+    asked: { checks: readonly BucketCheck[]; keys: readonly string[] },
+    decision: StoreDecision,
+    now: number,
+  ): void {
+    const { checks, keys } = asked;
     decision.outcomes.forEach((outcome, i) => {
       const check = checks[i]!;
       if (outcome.sufficient || check.shadow) return;
       const never = outcome.retryMs === NEVER;
       const until = now + (never ? NEVER_TTL_MS : outcome.retryMs);
-      denials.set(check.key, {
+      denials.set(keys[i]!, {
         until,
         fullAt: now + outcome.resetMs,
         need: needOf(check),
@@ -93,17 +105,18 @@ export function withOverLimitCache(inner: BucketStore, options: OverLimitCacheOp
     ...inner,
     evaluate(checks) {
       const now = clock();
-      const hit = fromCache(checks, now);
+      const keys = checks.map((check) => bucketKey(check.bucket));
+      const hit = fromCache(checks, keys, now);
       if (hit !== undefined) return Promise.resolve(hit);
       // A promise chain, not an async function: one promise less on every decision.
       return inner.evaluate(checks).then((decision) => {
-        if (!decision.allowed && decision.source === "redis") remember(checks, decision, now);
+        if (!decision.allowed && decision.source === "redis") remember({ checks, keys }, decision, now);
         return decision;
       });
     },
-    reset(key) {
-      denials.delete(key);
-      return inner.reset(key);
+    reset(bucket) {
+      denials.delete(bucketKey(bucket));
+      return inner.reset(bucket);
     },
   };
 }

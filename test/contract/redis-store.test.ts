@@ -5,7 +5,7 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BucketCheck } from "../../src/domain/bucket.js";
+import type { BucketCheck, BucketId } from "../../src/domain/bucket.js";
 import type { BucketStore } from "../../src/store/bucket-store.js";
 import { createRedisClient, waitUntilReady } from "../../src/store/redis/client.js";
 import { createRedisStore } from "../../src/store/redis/redis-store.js";
@@ -38,12 +38,58 @@ afterAll(async () => {
 function threeChecks(request: number): BucketCheck[] {
   const spec = { capacity: 100, refillTokens: 1, refillPeriodUs: 1e6 };
   return ["user", "endpoint", "pair"].map((k) => ({
-    key: `{r${request}}:${k}`,
+    bucket: { domain: `r${request}`, entries: [{ key: "bucket", value: k }] },
     spec,
     cost: 1,
     shadow: false,
   }));
 }
+
+const hostile = "{".repeat(1024);
+/** Identities and their keys under the prefix "rs:", pinned byte for byte. */
+const PINNED_KEYS: readonly (readonly [BucketId, string])[] = [
+  [{ domain: "api", entries: [] }, "rs:{api}"],
+  [
+    {
+      domain: "api",
+      entries: [
+        { key: "user_id", value: "u1" },
+        { key: "endpoint", value: "/x" },
+      ],
+    },
+    "rs:{api|user_id=u1}|endpoint=/x",
+  ],
+  [{ domain: "d{1}", entries: [{ key: "k|=", value: "a}{%" }] }, "rs:{d%7B1%7D|k%7C%3D=a%7D%7B%25}"],
+  [
+    {
+      domain: "api",
+      entries: [{ key: "user_id", value: "victim" }],
+      descriptorLimit: { requestsPerUnit: 4_000_000_000, unit: "second" },
+    },
+    "rs:{api|user_id=victim}%L4000000000/second",
+  ],
+  [
+    {
+      domain: "api",
+      entries: [
+        { key: "user_id", value: hostile },
+        { key: "endpoint", value: "josé" },
+      ],
+    },
+    "rs:{%HD-K1t0945h4OgewqvVryrF}%HCP1oVo6n25kCeAkWbSqHHO",
+  ],
+  [
+    {
+      domain: "api",
+      entries: [
+        { key: "user_id", value: "josé" },
+        { key: "endpoint", value: "/orders" },
+      ],
+      descriptorLimit: { requestsPerUnit: 1, unit: "minute" },
+    },
+    "rs:{%H3lU23V8XqIxEnA5qxigA_G}|endpoint=/orders%L1/minute",
+  ],
+];
 
 describe("redis store on a private server", () => {
   it("sends exactly one EVALSHA per evaluate()", async () => {
@@ -73,23 +119,44 @@ describe("redis store on a private server", () => {
   });
 
   it("stores each bucket as a hash that expires when it would be full", async () => {
+    const bucket: BucketId = { domain: "ttl", entries: [] };
     const check: BucketCheck = {
-      key: "ttl",
+      bucket,
       spec: { capacity: 10, refillTokens: 1, refillPeriodUs: 1e6 },
       cost: 4,
       shadow: false,
     };
     await store.evaluate([check]);
-    const fields = await admin.hgetall("rs:ttl");
+    const fields = await admin.hgetall("rs:{ttl}");
     expect(Object.keys(fields).sort()).toEqual(["t", "u"]);
     expect(Number(fields.t)).toBeCloseTo(6, 3);
     // 4 tokens at 1/s: full in 4 s, plus the margin.
-    const ttl = await admin.pttl("rs:ttl");
+    const ttl = await admin.pttl("rs:{ttl}");
     expect(ttl).toBeGreaterThan(4000);
     expect(ttl).toBeLessThanOrEqual(5000);
-    expect(await store.peek("ttl")).toEqual({ tokens: Number(fields.t), updatedAtUs: Number(fields.u) });
-    await store.reset("ttl");
-    expect(await admin.exists("rs:ttl")).toBe(0);
+    // Redis stamps the hash with its TIME in µs; peek gives the same instant in ms.
+    expect(await store.peek(bucket)).toEqual({
+      tokens: Number(fields.t),
+      updatedAtMs: Number(fields.u) / 1000,
+    });
+    await store.reset(bucket);
+    expect(await admin.exists("rs:{ttl}")).toBe(0);
+  });
+
+  it("keys each bucket exactly as earlier versions did, so buckets already in Redis keep counting", async () => {
+    const [seconds, micros] = await admin.time();
+    const nowUs = Number(seconds) * 1e6 + Number(micros);
+    for (const [bucket, key] of PINNED_KEYS) {
+      // One token left, written by an earlier Floodgate.
+      await admin.hset(key, { t: "1", u: String(nowUs) });
+      expect(await store.peek(bucket), key).toEqual({ tokens: 1, updatedAtMs: nowUs / 1000 });
+      const spec = { capacity: 5, refillTokens: 5, refillPeriodUs: 3600e6 };
+      const decision = await store.evaluate([{ bucket, spec, cost: 1, shadow: false }]);
+      expect(decision.outcomes[0], key).toMatchObject({ sufficient: true, remaining: 0 });
+      expect(Number(await admin.hget(key, "t"))).toBeLessThan(0.01);
+      await store.reset(bucket);
+      expect(await admin.exists(key), key).toBe(0);
+    }
   });
 });
 

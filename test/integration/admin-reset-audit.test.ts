@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { createPgAuditStore } from "../../src/admin/postgres/pg-audit-store.js";
 import type { AuditAction, AuditStore } from "../../src/admin/types.js";
+import type { BucketId } from "../../src/domain/bucket.js";
 import { loadRulesFromText } from "../../src/config/rules-loader.js";
 import { createAdminService } from "../../src/admin/admin-service.js";
 import { OverrideTable } from "../../src/admin/override-table.js";
@@ -27,22 +28,20 @@ const ctx = {
 
 function service(audit: AuditStore, options: { failReset?: () => Promise<void> } = {}) {
   const memory = createMemoryStore({ maxBuckets: 100 });
-  const resets: string[] = [];
+  const resets: BucketId[] = [];
   const audited: AuditAction[] = [];
   const admin = createAdminService({
     audit,
     store: {
-      kind: "memory",
-      peek: (key) => memory.peek(key),
-      reset: async (key) => {
-        resets.push(key);
+      peek: (bucket) => memory.peek(bucket),
+      reset: async (bucket) => {
+        resets.push(bucket);
         await options.failReset?.();
-        await memory.reset(key);
+        await memory.reset(bucket);
       },
     },
     rules: { current: () => ({ domains: new Map([["edge", EDGE]]), digest: "d", ruleCount: 1 }) },
     overrides: new OverrideTable(),
-    keyPrefix: "fg-reset-test",
     checkLimitDomain: "api",
     now: Date.now,
     onAudit: (action) => audited.push(action),
@@ -66,7 +65,7 @@ describe("ResetBucket and its audit row", () => {
   it("records a reset that ran as done", async () => {
     const s = service(fx.store);
     await s.reset("done-user");
-    expect(s.resets).toHaveLength(1);
+    expect(s.resets).toEqual([{ domain: "edge", entries: [{ key: "user", value: "done-user" }] }]);
     expect(await resetRows("done-user")).toEqual([{ after: { result: "done" } }]);
     expect(s.audited).toEqual(["bucket.reset"]);
   });

@@ -152,10 +152,18 @@ describe("admin API over gRPC, on Postgres", () => {
 
   it("resets a bucket and shows it, audited", async () => {
     const target = { domain: "edge", entries: [{ key: "user", value: "zed" }] };
+    const calledAt = Date.now();
     await call(server.rls, "ShouldRateLimit", rlsRequest("edge", [[["user", "zed"]]]));
-    const before = (await admin.call("GetBucket", { target })) as { exists: boolean; tokens: number };
+    const before = (await admin.call("GetBucket", { target })) as {
+      exists: boolean;
+      tokens: number;
+      updated_at: { seconds: number; nanos: number };
+    };
     expect(before).toMatchObject({ exists: true });
     expect(before.tokens).toBeCloseTo(99, 0);
+    // A wall-clock time: when the call above charged the bucket.
+    const updatedAtMs = before.updated_at.seconds * 1000 + before.updated_at.nanos / 1e6;
+    expect(Math.abs(updatedAtMs - calledAt)).toBeLessThan(5000);
     await admin.call("ResetBucket", { target, reason: "support ticket" });
     expect(await admin.call("GetBucket", { target })).toMatchObject({ exists: false });
     expect((await audit()).at(-1)).toEqual({

@@ -9,7 +9,7 @@ import calculateSlot from "cluster-key-slot";
 import type { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSettings } from "../../src/config/settings.js";
-import type { BucketCheck } from "../../src/domain/bucket.js";
+import type { BucketCheck, BucketId } from "../../src/domain/bucket.js";
 import type { BucketStore } from "../../src/store/bucket-store.js";
 import { bucketKey } from "../../src/store/keys.js";
 import { waitUntilReady } from "../../src/store/redis/client.js";
@@ -65,24 +65,27 @@ afterAll(async () => {
 });
 
 /** C tokens refilled at C per hour: a frozen clock for the few ms of a test. */
-function check(key: string, capacity: number, cost = 1): BucketCheck {
-  return { key, spec: { capacity, refillTokens: capacity, refillPeriodUs: 3600e6 }, cost, shadow: false };
+function check(bucket: BucketId, capacity: number, cost = 1): BucketCheck {
+  return { bucket, spec: { capacity, refillTokens: capacity, refillPeriodUs: 3600e6 }, cost, shadow: false };
 }
 
 interface Placed {
+  readonly bucket: BucketId;
+  /** The bucket's key in Redis, prefix included. */
   readonly key: string;
   readonly slot: number;
   readonly node: number;
 }
 
-/** One bucket key per node (hash tags chosen so), in node order. */
-function keysOnEveryNode(prefix: string, label: string): [Placed, Placed, Placed] {
+/** One bucket per node (hash tags chosen so), in node order. */
+function bucketsOnEveryNode(prefix: string, label: string): [Placed, Placed, Placed] {
   const found = new Map<number, Placed>();
   for (let i = 0; found.size < cluster.nodes.length; i++) {
-    const key = bucketKey("", "dom", [{ key: label, value: `v${i}` }]);
-    const slot = calculateSlot(prefix + key);
+    const bucket = { domain: "dom", entries: [{ key: label, value: `v${i}` }] };
+    const key = bucketKey(bucket, prefix);
+    const slot = calculateSlot(key);
     const node = owner(slot);
-    if (!found.has(node)) found.set(node, { key, slot, node });
+    if (!found.has(node)) found.set(node, { bucket, key, slot, node });
   }
   const placed = [...found.values()].sort((a, b) => a.node - b.node);
   return [placed[0]!, placed[1]!, placed[2]!];
@@ -104,29 +107,33 @@ describe("redis store on a 3-master cluster", () => {
   });
 
   it("spreads buckets over slots and nodes, with the slots Redis computes", async () => {
-    const spread = keysOnEveryNode(prefix, "spread");
+    const spread = bucketsOnEveryNode(prefix, "spread");
     for (const { key, slot } of spread) {
-      expect(await cluster.admins[0]!.call("CLUSTER", "KEYSLOT", prefix + key)).toBe(slot);
+      expect(await cluster.admins[0]!.call("CLUSTER", "KEYSLOT", key)).toBe(slot);
     }
-    const decision = await store.evaluate(spread.map(({ key }) => check(key, 5)));
+    const decision = await store.evaluate(spread.map(({ bucket }) => check(bucket, 5)));
     expect(decision).toMatchObject({ allowed: true, source: "redis" });
-    for (const { key, slot, node } of spread)
-      expect(await nodesHolding(cluster, prefix + key, slot)).toEqual([node]);
+    for (const { key, slot, node } of spread) expect(await nodesHolding(cluster, key, slot)).toEqual([node]);
   });
 
   it("sends one script call per slot, and one per refunded slot", async () => {
-    const [a, b, c] = keysOnEveryNode(prefix, "calls");
-    // Same hash tag as `a`, so the same slot: one call for both.
-    const a2 = `${a.key}|extra=1`;
+    const [a, b, c] = bucketsOnEveryNode(prefix, "calls");
+    // Same hash tag as `a` (the domain and the first entry), so the same slot: one call for both.
+    const a2 = { ...a.bucket, entries: [...a.bucket.entries, { key: "extra", value: "1" }] };
     let before = await evalshaPerNode();
-    const allowed = await store.evaluate([check(a.key, 5), check(b.key, 5), check(a2, 5), check(c.key, 5)]);
+    const allowed = await store.evaluate([
+      check(a.bucket, 5),
+      check(b.bucket, 5),
+      check(a2, 5),
+      check(c.bucket, 5),
+    ]);
     expect(allowed.allowed).toBe(true);
     let after = await evalshaPerNode();
     expect(after.map((n, i) => n - before[i]!)).toEqual([1, 1, 1]);
 
-    await store.evaluate([check(c.key, 5, 4)]); // c now holds 0 tokens
+    await store.evaluate([check(c.bucket, 5, 4)]); // c now holds 0 tokens
     before = await evalshaPerNode();
-    const denied = await store.evaluate([check(a.key, 5), check(b.key, 5), check(c.key, 5)]);
+    const denied = await store.evaluate([check(a.bucket, 5), check(b.bucket, 5), check(c.bucket, 5)]);
     expect(denied.allowed).toBe(false);
     after = await evalshaPerNode();
     // a and b: charge then refund; c: the charge that denied.
@@ -134,18 +141,18 @@ describe("redis store on a 3-master cluster", () => {
   });
 
   it("is all or nothing across slots: a denying slot leaves the other slots' buckets as they were", async () => {
-    const [a, b, c] = keysOnEveryNode(prefix, "aon");
-    const [fresh] = keysOnEveryNode(prefix, "fresh");
-    await store.evaluate([check(a.key, 5)]);
-    await store.evaluate([check(b.key, 5, 2)]);
-    await store.evaluate([check(c.key, 2, 2)]);
-    const before = await Promise.all([a, b, c].map(({ key }) => store.peek(key)));
+    const [a, b, c] = bucketsOnEveryNode(prefix, "aon");
+    const [fresh] = bucketsOnEveryNode(prefix, "fresh");
+    await store.evaluate([check(a.bucket, 5)]);
+    await store.evaluate([check(b.bucket, 5, 2)]);
+    await store.evaluate([check(c.bucket, 2, 2)]);
+    const before = await Promise.all([a, b, c].map(({ bucket }) => store.peek(bucket)));
 
     const denied = await store.evaluate([
-      check(a.key, 5),
-      check(fresh.key, 3),
-      check(b.key, 5),
-      check(c.key, 2),
+      check(a.bucket, 5),
+      check(fresh.bucket, 3),
+      check(b.bucket, 5),
+      check(c.bucket, 2),
     ]);
     expect(denied.allowed).toBe(false);
     expect(denied.outcomes.map((o) => o.sufficient)).toEqual([true, true, true, false]);
@@ -153,26 +160,28 @@ describe("redis store on a 3-master cluster", () => {
     expect(denied.outcomes.map((o) => o.remaining)).toEqual([4, 3, 3, 0]);
     expect(denied.outcomes[1]!.resetMs).toBe(0);
 
-    const after = await Promise.all([a, b, c].map(({ key }) => store.peek(key)));
+    const after = await Promise.all([a, b, c].map(({ bucket }) => store.peek(bucket)));
     after.forEach((state, i) => expect(state!.tokens).toBeCloseTo(before[i]!.tokens, 2));
     expect(after[2]).toEqual(before[2]); // the denying slot wrote nothing
-    expect(await store.peek(fresh.key)).toBeUndefined(); // refunded to full = absent
+    expect(await store.peek(fresh.bucket)).toBeUndefined(); // refunded to full = absent
   });
 
   it("refunds the charged slots and rethrows a transient error when one slot fails", async () => {
-    const [a, b] = keysOnEveryNode(prefix, "fail");
+    const [a, b] = bucketsOnEveryNode(prefix, "fail");
     const short = clusterClient(300);
     const shortStore = createRedisStore({ client: short, keyPrefix: prefix, closeClient: false });
     try {
       await waitUntilReady(short, 10_000);
-      await shortStore.evaluate([check(a.key, 5)]);
-      const before = await store.peek(a.key);
+      await shortStore.evaluate([check(a.bucket, 5)]);
+      const before = await store.peek(a.bucket);
       cluster.nodes[b.node]!.kill("SIGSTOP");
-      const failure = await shortStore.evaluate([check(a.key, 5), check(b.key, 5)]).catch((e: unknown) => e);
+      const failure = await shortStore
+        .evaluate([check(a.bucket, 5), check(b.bucket, 5)])
+        .catch((e: unknown) => e);
       cluster.nodes[b.node]!.kill("SIGCONT");
       expect(failure).toBeInstanceOf(StoreError);
       expect(failure).toMatchObject({ transient: true, kind: "timeout" });
-      expect((await store.peek(a.key))!.tokens).toBeCloseTo(before!.tokens, 2);
+      expect((await store.peek(a.bucket))!.tokens).toBeCloseTo(before!.tokens, 2);
     } finally {
       cluster.nodes[b.node]!.kill("SIGCONT");
       short.disconnect();
@@ -214,7 +223,7 @@ describe("a Floodgate on REDIS_CLUSTER_NODES", () => {
   /** A value of `key` whose bucket lives on another node than `other`'s. */
   function valueOnAnotherNode(key: string, other: string): string {
     const slotOf = (k: string, v: string) =>
-      calculateSlot(bucketKey(server.keyPrefix, "rl", [{ key: k, value: v }]));
+      calculateSlot(bucketKey({ domain: "rl", entries: [{ key: k, value: v }] }, server.keyPrefix));
     const avoid = owner(slotOf("user", other));
     for (let i = 0; ; i++) if (owner(slotOf(key, `/p${i}`)) !== avoid) return `/p${i}`;
   }
@@ -266,8 +275,8 @@ describe("a Floodgate on REDIS_CLUSTER_NODES", () => {
       [true, 0],
       [false, 0],
     ]);
-    const endpointKey = bucketKey(server.keyPrefix, "api", [{ key: "endpoint", value: "/orders" }]);
-    const userKey = bucketKey(server.keyPrefix, "api", [{ key: "user_id", value: "dave" }]);
+    const endpointKey = `${server.keyPrefix}{api|endpoint=/orders}`;
+    const userKey = `${server.keyPrefix}{api|user_id=dave}`;
     expect(calculateSlot(endpointKey)).not.toBe(calculateSlot(userKey));
     // Whole tokens: these buckets refill by about 0.002 token per ms meanwhile.
     expect(Math.floor(await tokens(endpointKey))).toBe(97); // 100 - 3 allowed; the denied call was refunded

@@ -7,7 +7,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSettings } from "../../src/config/settings.js";
-import { bucketKey } from "../../src/store/keys.js";
 import { waitUntilReady } from "../../src/store/redis/client.js";
 import { createRedisConnection } from "../../src/store/redis/connection.js";
 import { commandStats } from "../harness/redis-helpers.js";
@@ -76,7 +75,7 @@ describe("Redis behind Sentinel", () => {
     expect(res.overall_code).toBe(OK);
     expect(await fromRedis()).toBe(1);
     const master = node(await sentinel.masterPort());
-    const key = bucketKey(server.keyPrefix, "fault", [{ key: "user", value: "first" }]);
+    const key = `${server.keyPrefix}{fault|user=first}`;
     expect(await master.exists(key)).toBe(1);
   });
 

@@ -100,6 +100,13 @@ describe("architecture", () => {
     expect(bad).toEqual([]);
   });
 
+  it("only store/ builds bucket keys: the layers above name buckets by identity", () => {
+    const bad = ALL.filter((f) => !f.file.startsWith("store/")).flatMap((f) =>
+      f.imports.filter((i) => i.endsWith("store/keys.js")).map((i) => `${f.file} → ${i}`),
+    );
+    expect(bad).toEqual([]);
+  });
+
   it("only config/settings.ts reads process.env", () => {
     const bad = ALL.filter(
       (f) =>

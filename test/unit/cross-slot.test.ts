@@ -6,13 +6,13 @@
  */
 import calculateSlot from "cluster-key-slot";
 import { describe, expect, it } from "vitest";
-import type { BucketCheck, BucketOutcome } from "../../src/domain/bucket.js";
+import type { BucketOutcome, KeyedCheck } from "../../src/domain/bucket.js";
 import type { StoreDecision } from "../../src/store/bucket-store.js";
 import type { CrossSlotDeps, RefundEntry, RefundResult } from "../../src/store/redis/cross-slot.js";
 import { evaluateAcrossSlots, groupBySlot, refundEntries } from "../../src/store/redis/cross-slot.js";
 import { buildRefundArgs, parseRefundReply } from "../../src/store/redis/redis-store.js";
 
-function check(key: string, options: Partial<Omit<BucketCheck, "key">> = {}): BucketCheck {
+function check(key: string, options: Partial<Omit<KeyedCheck, "key">> = {}): KeyedCheck {
   return {
     key,
     spec: { capacity: 10, refillTokens: 10, refillPeriodUs: 60e6 },
@@ -53,16 +53,16 @@ function fakeDeps(tokens: Record<string, number>, failing: readonly string[] = [
 }
 
 describe("groupBySlot", () => {
-  it("groups checks by the slot of prefix + key, in order of first appearance", () => {
-    const checks = [check("{a}|x"), check("{b}|x"), check("{a}|y"), check("plain")];
-    const groups = groupBySlot(checks, "p:");
+  it("groups checks by the slot of their full key, in order of first appearance", () => {
+    const checks = [check("p:{a}|x"), check("p:{b}|x"), check("p:{a}|y"), check("p:plain")];
+    const groups = groupBySlot(checks);
     expect(groups.map((g) => g.indexes)).toEqual([[0, 2], [1], [3]]);
     expect(groups[0]!.slot).toBe(calculateSlot("a"));
     expect(groups[2]!.slot).toBe(calculateSlot("p:plain"));
   });
 
-  it("lets a hash tag in the prefix put every key in one slot", () => {
-    expect(groupBySlot([check("{a}"), check("{b}"), check("c")], "fg:{one}:")).toHaveLength(1);
+  it("puts every key in one slot when the prefix holds a hash tag", () => {
+    expect(groupBySlot([check("fg:{one}:{a}"), check("fg:{one}:{b}"), check("fg:{one}:c")])).toHaveLength(1);
   });
 });
 
@@ -87,13 +87,10 @@ describe("refundEntries", () => {
 
   it("lays out refund.lua's KEYS and ARGV and parses its reply", () => {
     const spec = { capacity: 5, refillTokens: 2, refillPeriodUs: 1e6 };
-    const args = buildRefundArgs(
-      [
-        { key: "{a}", spec, amount: 1 },
-        { key: "{a}|b", spec, amount: 3 },
-      ],
-      "p:",
-    );
+    const args = buildRefundArgs([
+      { key: "p:{a}", spec, amount: 1 },
+      { key: "p:{a}|b", spec, amount: 3 },
+    ]);
     expect(args).toEqual(["p:{a}", "p:{a}|b", 5, 2, 1e6, 1, 5, 2, 1e6, 3]);
     expect(parseRefundReply([4, 0, 2, 1500], 2)).toEqual([
       { remaining: 4, resetMs: 0 },
@@ -106,7 +103,7 @@ describe("refundEntries", () => {
 
 describe("evaluateAcrossSlots", () => {
   const checks = [check("{a}"), check("{b}"), check("{a}|pair"), check("{c}")];
-  const groups = groupBySlot(checks, "");
+  const groups = groupBySlot(checks);
 
   it("allows when every slot allows, with outcomes in request order and no refund", async () => {
     const fake = fakeDeps({ "{a}": 5, "{b}": 6, "{a}|pair": 7, "{c}": 8 });

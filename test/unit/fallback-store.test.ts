@@ -1,13 +1,14 @@
 import { describe, expect, it } from "vitest";
-import type { BucketCheck } from "../../src/domain/bucket.js";
+import type { BucketCheck, BucketId } from "../../src/domain/bucket.js";
 import type { BucketStore, StoreDecision } from "../../src/store/bucket-store.js";
 import type { FallbackEvents } from "../../src/store/fallback-store.js";
 import { createFallbackStore, divideSpec, probeBackoff } from "../../src/store/fallback-store.js";
 import { createMemoryStore } from "../../src/store/local/memory-store.js";
 import { StoreError } from "../../src/store/redis/errors.js";
 
-const check = (key: string, capacity = 10): BucketCheck => ({
-  key,
+const bucket = (user: string): BucketId => ({ domain: "fb", entries: [{ key: "user", value: user }] });
+const check = (user: string, capacity = 10): BucketCheck => ({
+  bucket: bucket(user),
   spec: { capacity, refillTokens: capacity, refillPeriodUs: 60_000_000 },
   cost: 1,
   shadow: false,
@@ -22,19 +23,22 @@ function switchable() {
     outcomes: [{ sufficient: true, remaining: 9, resetMs: 6000, retryMs: 0 }],
     source: "redis",
   };
+  const resets: BucketId[] = [];
   const store: BucketStore = {
-    kind: "redis",
     evaluate: () => {
       calls++;
       if (mode === "down") return Promise.reject(new Error("Command timed out"));
       if (mode === "bug") return Promise.reject(new Error("ERR Error running script: boom"));
       return Promise.resolve(ok);
     },
-    peek: () => Promise.resolve(undefined),
-    reset: () => Promise.resolve(),
+    peek: () => Promise.resolve({ tokens: 7, updatedAtMs: 1_700_000_000_000 }),
+    reset: (b) => {
+      resets.push(b);
+      return Promise.resolve();
+    },
     close: () => Promise.resolve(),
   };
-  return { store, set: (m: typeof mode) => (mode = m), calls: () => calls };
+  return { store, resets, set: (m: typeof mode) => (mode = m), calls: () => calls };
 }
 
 function recorder() {
@@ -62,7 +66,7 @@ function setup(cooldownMs = 60_000, divisor = 1, maxCooldownMs = 60_000) {
     maxCooldownMs,
     events,
   });
-  return { primary, log, store };
+  return { primary, local, log, store };
 }
 
 describe("fallback store", () => {
@@ -143,6 +147,17 @@ describe("fallback store", () => {
     const results = [];
     for (let i = 0; i < 4; i++) results.push((await store.evaluate([check("d", 10)])).allowed);
     expect(results).toEqual([true, true, false, false]);
+  });
+
+  it("peeks Redis, and resets a bucket in both stores", async () => {
+    const { primary, local, store } = setup();
+    primary.set("down");
+    await store.evaluate([check("r")]);
+    expect(await local.peek(bucket("r"))).toBeDefined();
+    expect(await store.peek(bucket("r"))).toEqual({ tokens: 7, updatedAtMs: 1_700_000_000_000 });
+    await store.reset(bucket("r"));
+    expect(await local.peek(bucket("r"))).toBeUndefined();
+    expect(primary.resets).toEqual([bucket("r")]);
   });
 
   it("never divides a bucket below one token", () => {

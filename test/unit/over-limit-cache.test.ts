@@ -1,17 +1,22 @@
 import { describe, expect, it } from "vitest";
-import type { BucketCheck } from "../../src/domain/bucket.js";
+import type { BucketCheck, BucketId } from "../../src/domain/bucket.js";
 import { NEVER } from "../../src/domain/bucket.js";
 import type { BucketStore, StoreDecision } from "../../src/store/bucket-store.js";
 import { withOverLimitCache } from "../../src/store/over-limit-cache.js";
 
 const spec = { capacity: 5, refillTokens: 1, refillPeriodUs: 1_000_000 };
-const check = (key: string, cost = 1, s = spec): BucketCheck => ({ key, spec: s, cost, shadow: false });
+const bucket = (user: string): BucketId => ({ domain: "olc", entries: [{ key: "user", value: user }] });
+const check = (user: string, cost = 1, s = spec): BucketCheck => ({
+  bucket: bucket(user),
+  spec: s,
+  cost,
+  shadow: false,
+});
 
 /** Counts calls and answers what the test queues, standing in for Redis in this unit test. */
 function scripted(answers: StoreDecision[]) {
   let calls = 0;
   const store: BucketStore = {
-    kind: "redis",
     evaluate: () => {
       calls++;
       return Promise.resolve(answers.shift() ?? { allowed: true, outcomes: [], source: "redis" });
@@ -73,6 +78,30 @@ describe("over-limit cache", () => {
     expect((await store.evaluate([check("hot", 9)])).outcomes[0]!.retryMs).toBe(NEVER);
     now = 1000;
     await store.evaluate([check("hot", 9)]);
+    expect(inner.calls()).toBe(2);
+  });
+
+  it("forgets a bucket's denial when the bucket is reset", async () => {
+    const inner = scripted([denied(1000)]);
+    const store = withOverLimitCache(inner.store, { maxEntries: 10, clock: () => 0 });
+    await store.evaluate([check("ok"), check("hot")]);
+    expect((await store.evaluate([check("hot")])).source).toBe("local_cache");
+    await store.reset(bucket("ok"));
+    expect((await store.evaluate([check("hot")])).source).toBe("local_cache");
+    await store.reset(bucket("hot"));
+    expect((await store.evaluate([check("hot")])).source).toBe("redis");
+    expect(inner.calls()).toBe(2);
+  });
+
+  it("tells apart buckets that differ only by a descriptor limit", async () => {
+    const inner = scripted([denied(1000)]);
+    const store = withOverLimitCache(inner.store, { maxEntries: 10, clock: () => 0 });
+    await store.evaluate([check("ok"), check("hot")]);
+    const perMinute: BucketCheck = {
+      ...check("hot"),
+      bucket: { ...bucket("hot"), descriptorLimit: { requestsPerUnit: 5, unit: "minute" } },
+    };
+    expect((await store.evaluate([perMinute])).source).toBe("redis");
     expect(inner.calls()).toBe(2);
   });
 

@@ -6,6 +6,7 @@ import { createCheckLimit } from "../../src/limiting/check-limit.js";
 import type { Outcome } from "../../src/limiting/rate-limiter.js";
 import { createRateLimiter } from "../../src/limiting/rate-limiter.js";
 import type { LimitRequest, RequestDescriptor } from "../../src/limiting/types.js";
+import type { BucketCheck } from "../../src/domain/bucket.js";
 import { createMemoryStore } from "../../src/store/local/memory-store.js";
 
 const RULES = `
@@ -41,7 +42,6 @@ function setup(
   const limiter = createRateLimiter({
     rules: { current: () => rules },
     store,
-    keyPrefix: "t:",
     shadowMode: options.shadowMode ?? false,
     responseHeaders: true,
     descriptorLimits: options.descriptorLimits ?? true,
@@ -198,6 +198,42 @@ describe("rate limiter on the in-memory store", () => {
     expect((await limiter.decide(req([d(["user", "w"])]))).statuses[0]!.limitRemaining).toBe(2);
   });
 
+  it("hands the store each bucket's identity: domain, matched entries, and a descriptor limit", async () => {
+    const asked: BucketCheck[] = [];
+    const rules = ruleSet();
+    const limiter = createRateLimiter({
+      rules: { current: () => rules },
+      store: {
+        evaluate: (checks) => {
+          asked.push(...checks);
+          const outcome = { sufficient: true, remaining: 1, resetMs: 0, retryMs: 0 };
+          return Promise.resolve({ allowed: true, outcomes: checks.map(() => outcome), source: "local" });
+        },
+      },
+      shadowMode: false,
+      responseHeaders: false,
+    });
+    const limited: RequestDescriptor = {
+      ...d(["user", "b"]),
+      descriptorLimit: { name: undefined, requestsPerUnit: 3, unit: "minute" },
+    };
+    await limiter.decide(req([d(["user", "a"], ["op", "r"]), limited]));
+    expect(asked.map((check) => check.bucket)).toEqual([
+      {
+        domain: "svc",
+        entries: [
+          { key: "user", value: "a" },
+          { key: "op", value: "r" },
+        ],
+      },
+      {
+        domain: "svc",
+        entries: [{ key: "user", value: "b" }],
+        descriptorLimit: { name: undefined, requestsPerUnit: 3, unit: "minute" },
+      },
+    ]);
+  });
+
   it("rejects bad input before touching any bucket", async () => {
     const { limiter, store } = setup();
     await expect(limiter.decide({ domain: "", descriptors: [], hitsAddend: 0 })).rejects.toThrow(
@@ -237,7 +273,6 @@ descriptors:
     const limiter = createRateLimiter({
       rules: { current: () => ({ domains: new Map([["api", rules]]), digest: "x", ruleCount: 3 }) },
       store: createMemoryStore({ maxBuckets: 100, clock: () => nowUs }),
-      keyPrefix: "t:",
       shadowMode: false,
       responseHeaders: false,
     });

@@ -1,11 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { BucketCheck, BucketSpec, BucketState } from "../../src/domain/bucket.js";
+import type { BucketSpec, BucketState, KeyedCheck } from "../../src/domain/bucket.js";
 import { NEVER } from "../../src/domain/bucket.js";
 import { evaluateBuckets, refilledTokens } from "../../src/domain/token-bucket.js";
 import { createMemoryStore } from "../../src/store/local/memory-store.js";
 import { BUCKET_VECTORS, VECTOR_EPOCH_US } from "../fixtures/bucket-vectors.js";
-import { stepNowUs, toChecks, TsBuckets } from "../fixtures/run-vectors.js";
+import { stepNowUs, toStoreChecks, TsBuckets } from "../fixtures/run-vectors.js";
 
 describe("bucket vectors against evaluateBuckets", () => {
   for (const vector of BUCKET_VECTORS) {
@@ -25,7 +25,7 @@ describe("bucket vectors against the memory store (injected clock)", () => {
       const store = createMemoryStore({ maxBuckets: 100, clock: () => nowUs });
       for (const [i, step] of vector.steps.entries()) {
         nowUs = stepNowUs(step);
-        const { allowed, outcomes, source } = await store.evaluate(toChecks(step.checks, (b) => b));
+        const { allowed, outcomes, source } = await store.evaluate(toStoreChecks(step.checks));
         expect(source).toBe("local");
         expect({ allowed, outcomes }, `step ${i} at ${step.atMs} ms`).toEqual(step.expect);
       }
@@ -42,7 +42,7 @@ describe("evaluateBuckets edge cases", () => {
 
   it("gives duplicate keys one shared state object", () => {
     const spec = { capacity: 3, refillTokens: 1, refillPeriodUs: 1e6 };
-    const check: BucketCheck = { key: "k", spec, cost: 1, shadow: false };
+    const check: KeyedCheck = { key: "k", spec, cost: 1, shadow: false };
     const { next } = evaluateBuckets({ states: [undefined, undefined], checks: [check, check], nowUs: 5 });
     expect(next[0]).toBe(next[1]);
     expect(next[0]).toEqual({ tokens: 1, updatedAtUs: 5 });

@@ -2,25 +2,29 @@
  * The in-process BucketStore: the fallback while Redis is unreachable, and the whole store when
  * no REDIS_URL is set. Bounded by an LRU (an evicted bucket comes back full, the price of a
  * bound), timed by the process's monotonic clock. Evaluation is synchronous, so it is atomic
- * with respect to every other call on the event loop.
+ * with respect to every other call on the event loop. Its keys are keys.ts's without a prefix: the
+ * map is this process's alone.
  */
 import { performance } from "node:perf_hooks";
 import { LRUCache } from "lru-cache";
 import type { BucketCheck, BucketState } from "../../domain/bucket.js";
 import { evaluateBuckets } from "../../domain/token-bucket.js";
 import type { BucketStore, StoreDecision } from "../bucket-store.js";
+import { bucketKey, keyedChecks } from "../keys.js";
 
 export interface MemoryStoreOptions {
   /** The LRU bound (LOCAL_MAX_BUCKETS). */
   readonly maxBuckets: number;
-  /** Monotonic microseconds. Default: performance.now() × 1000. Tests inject their own. */
+  /**
+   * Monotonic microseconds. Default: performance.now() × 1000. Tests inject their own. peek() reads
+   * it as microseconds since performance.timeOrigin to give a wall-clock time.
+   */
   readonly clock?: () => number;
   /** Called for each bucket the bound evicts (floodgate_local_evictions_total). */
   readonly onEvict?: () => void;
 }
 
 export interface MemoryStore extends BucketStore {
-  readonly kind: "memory";
   /** Buckets held now (floodgate_local_buckets). */
   size(): number;
 }
@@ -44,15 +48,15 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
   });
 
   function evaluateNow(checks: readonly BucketCheck[]): StoreDecision {
-    const states = checks.map((check) => buckets.get(check.key));
-    const { decision, next } = evaluateBuckets({ states, checks, nowUs: clock() });
+    const keyed = keyedChecks(checks, "");
+    const states = keyed.map((check) => buckets.get(check.key));
+    const { decision, next } = evaluateBuckets({ states, checks: keyed, nowUs: clock() });
     // A denied request took nothing: leaving the stored states alone is equivalent and cheaper.
-    if (decision.allowed) next.forEach((state, i) => buckets.set(checks[i]!.key, state));
+    if (decision.allowed) next.forEach((state, i) => buckets.set(keyed[i]!.key, state));
     return { allowed: decision.allowed, outcomes: decision.outcomes, source: "local" };
   }
 
   return {
-    kind: "memory",
     evaluate(checks) {
       try {
         return Promise.resolve(evaluateNow(checks));
@@ -60,11 +64,14 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
         return Promise.reject(error instanceof Error ? error : new Error(String(error)));
       }
     },
-    peek(key) {
-      return Promise.resolve(buckets.peek(key));
+    peek(bucket) {
+      const state = buckets.peek(bucketKey(bucket));
+      if (state === undefined) return Promise.resolve(undefined);
+      const updatedAtMs = performance.timeOrigin + state.updatedAtUs / 1000;
+      return Promise.resolve({ tokens: state.tokens, updatedAtMs });
     },
-    reset(key) {
-      buckets.delete(key);
+    reset(bucket) {
+      buckets.delete(bucketKey(bucket));
       return Promise.resolve();
     },
     close() {

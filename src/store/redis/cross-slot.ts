@@ -20,14 +20,14 @@
  * are unit tested with plain functions.
  */
 import calculateSlot from "cluster-key-slot";
-import type { BucketCheck, BucketOutcome, BucketSpec } from "../../domain/bucket.js";
+import type { BucketOutcome, BucketSpec, KeyedCheck } from "../../domain/bucket.js";
 import type { StoreDecision } from "../bucket-store.js";
 
 export interface SlotGroup {
   readonly slot: number;
   /** Positions of this group's checks in the request, in request order. */
   readonly indexes: readonly number[];
-  readonly checks: readonly BucketCheck[];
+  readonly checks: readonly KeyedCheck[];
 }
 
 /** One bucket to give tokens back to; each key at most once per refund call. */
@@ -44,18 +44,18 @@ export interface RefundResult {
 
 export interface CrossSlotDeps {
   /** One token-bucket.lua call for the checks of one slot. */
-  charge(checks: readonly BucketCheck[]): Promise<StoreDecision>;
+  charge(checks: readonly KeyedCheck[]): Promise<StoreDecision>;
   /** One refund.lua call for the entries of one slot; results in entry order. */
   refund(entries: readonly RefundEntry[]): Promise<readonly RefundResult[]>;
   /** A refund failed: those tokens stay taken until they refill (over-deny). */
   onRefundError?(error: unknown): void;
 }
 
-/** Groups checks by the Cluster slot of their full key, in order of first appearance. */
-export function groupBySlot(checks: readonly BucketCheck[], keyPrefix: string): SlotGroup[] {
-  const bySlot = new Map<number, { slot: number; indexes: number[]; checks: BucketCheck[] }>();
+/** Groups checks by the Cluster slot of their key (prefix included), in order of first appearance. */
+export function groupBySlot(checks: readonly KeyedCheck[]): SlotGroup[] {
+  const bySlot = new Map<number, { slot: number; indexes: number[]; checks: KeyedCheck[] }>();
   checks.forEach((check, index) => {
-    const slot = calculateSlot(keyPrefix + check.key);
+    const slot = calculateSlot(check.key);
     let group = bySlot.get(slot);
     if (group === undefined) {
       group = { slot, indexes: [], checks: [] };
@@ -73,7 +73,7 @@ export function groupBySlot(checks: readonly BucketCheck[], keyPrefix: string): 
  * capacity, as the script clamps its running state to each check's capacity.
  */
 export function refundEntries(
-  checks: readonly BucketCheck[],
+  checks: readonly KeyedCheck[],
   outcomes: readonly BucketOutcome[],
 ): RefundEntry[] {
   const byKey = new Map<string, { key: string; spec: BucketSpec; amount: number }>();

@@ -10,13 +10,17 @@
  *
  * Every error leaves as a StoreError (classifyRedisError): callers read `transient` and `kind`.
  *
+ * Keys are keys.ts's under the store's own prefix (REDIS_KEY_PREFIX): built once per evaluate(),
+ * so that the slot grouping, the scripts and the refunds all see the same full keys.
+ *
  * ioredis' defineCommand would do the same, but it sends the first call of every connection as a
  * full EVAL and needs an untyped property on the client; doing it here keeps the types and makes
  * "one EVALSHA per evaluate()" literally true.
  */
 import type { Redis } from "ioredis";
-import type { BucketCheck, BucketOutcome, BucketState } from "../../domain/bucket.js";
-import type { BucketStore, StoreDecision } from "../bucket-store.js";
+import type { BucketCheck, BucketOutcome, KeyedCheck } from "../../domain/bucket.js";
+import type { BucketSnapshot, BucketStore, StoreDecision } from "../bucket-store.js";
+import { bucketKey, keyedChecks } from "../keys.js";
 import type { CrossSlotDeps, RefundEntry, RefundResult } from "./cross-slot.js";
 import { evaluateAcrossSlots, groupBySlot } from "./cross-slot.js";
 import { withDeadline } from "./deadline.js";
@@ -35,7 +39,7 @@ export type RedisStoreClient = Pick<
 
 export interface RedisStoreOptions {
   readonly client: RedisStoreClient;
-  /** Prepended to every bucket key (before its hash tag). Default "". */
+  /** Prepended to every bucket key, before its hash tag (REDIS_KEY_PREFIX). Default "". */
   readonly keyPrefix?: string;
   /** close() also quits the client. Default true; pass false when the client is shared. */
   readonly closeClient?: boolean;
@@ -61,12 +65,12 @@ const REPLY_PER_CHECK = 4;
 const NO_CHECKS: StoreDecision = Object.freeze({ allowed: true, outcomes: [], source: "redis" });
 
 /** KEYS then ARGV, laid out as the script header says. */
-export function buildScriptArgs(checks: readonly BucketCheck[], keyPrefix: string): (string | number)[] {
+export function buildScriptArgs(checks: readonly KeyedCheck[]): (string | number)[] {
   const n = checks.length;
   const args = new Array<string | number>(n * (1 + ARGS_PER_CHECK));
   for (let i = 0; i < n; i++) {
     const { key, spec, cost, shadow } = checks[i]!;
-    args[i] = keyPrefix + key;
+    args[i] = key;
     const a = n + i * ARGS_PER_CHECK;
     args[a] = spec.capacity;
     args[a + 1] = spec.refillTokens;
@@ -82,8 +86,8 @@ function isNoScript(error: unknown): boolean {
 }
 
 /** KEYS then ARGV for refund.lua, laid out as its header says. */
-export function buildRefundArgs(entries: readonly RefundEntry[], keyPrefix: string): (string | number)[] {
-  const keys = entries.map((entry) => keyPrefix + entry.key);
+export function buildRefundArgs(entries: readonly RefundEntry[]): (string | number)[] {
+  const keys = entries.map((entry) => entry.key);
   const argv = entries.flatMap(({ spec, amount }) => [
     spec.capacity,
     spec.refillTokens,
@@ -143,10 +147,11 @@ export function parseRefundReply(reply: unknown, numEntries: number): RefundResu
   }));
 }
 
-function parseState(fields: (string | null)[]): BucketState | undefined {
+/** The hash's fields: `t` tokens, `u` the Redis TIME of the last write in µs (token-bucket.lua). */
+function parseSnapshot(fields: (string | null)[]): BucketSnapshot | undefined {
   const [tokens, updatedAtUs] = fields;
   if (tokens == null || updatedAtUs == null) return undefined;
-  return { tokens: Number(tokens), updatedAtUs: Number(updatedAtUs) };
+  return { tokens: Number(tokens), updatedAtMs: Number(updatedAtUs) / 1000 };
 }
 
 const rethrowClassified = (error: unknown): never => {
@@ -167,17 +172,17 @@ function classified<T>(operation: () => Promise<T>): Promise<T> {
   return guarded(() => operation().catch(rethrowClassified));
 }
 
-/** The script calls of one store, bound to its client and key prefix. */
-function scriptCalls(client: RedisStoreClient, keyPrefix: string): Pick<CrossSlotDeps, "charge" | "refund"> {
+/** The script calls of one store, bound to its client; the checks carry full keys. */
+function scriptCalls(client: RedisStoreClient): Pick<CrossSlotDeps, "charge" | "refund"> {
   return {
     charge(checks) {
-      const args = buildScriptArgs(checks, keyPrefix);
+      const args = buildScriptArgs(checks);
       return runScript(client, TOKEN_BUCKET, { numKeys: checks.length, args }).then((reply) =>
         parseReply(reply, checks.length),
       );
     },
     refund(entries) {
-      const args = buildRefundArgs(entries, keyPrefix);
+      const args = buildRefundArgs(entries);
       return runScript(client, REFUND, { numKeys: entries.length, args }).then((reply) =>
         parseRefundReply(reply, entries.length),
       );
@@ -188,30 +193,32 @@ function scriptCalls(client: RedisStoreClient, keyPrefix: string): Pick<CrossSlo
 export function createRedisStore(options: RedisStoreOptions): BucketStore {
   const { client, keyPrefix = "", closeClient = true, onRefundError, deadlineMs } = options;
   const crossSlot: CrossSlotDeps = {
-    ...scriptCalls(client, keyPrefix),
+    ...scriptCalls(client),
     onRefundError: (error) => onRefundError?.(classifyRedisError(error)),
   };
 
   function evaluate(checks: readonly BucketCheck[]): Promise<StoreDecision> {
+    const keyed = keyedChecks(checks, keyPrefix);
     // Single node and Sentinel: one call with every key (Redis enforces slots only in Cluster).
-    if (!client.isCluster) return crossSlot.charge(checks);
-    const groups = groupBySlot(checks, keyPrefix);
-    return groups.length === 1 ? crossSlot.charge(checks) : evaluateAcrossSlots(crossSlot, groups);
+    if (!client.isCluster) return crossSlot.charge(keyed);
+    const groups = groupBySlot(keyed);
+    return groups.length === 1 ? crossSlot.charge(keyed) : evaluateAcrossSlots(crossSlot, groups);
   }
 
   return {
-    kind: "redis",
     evaluate(checks) {
       if (checks.length === 0) return Promise.resolve(NO_CHECKS);
       if (deadlineMs === undefined) return classified(() => evaluate(checks));
       // withDeadline classifies too (its own timeout is a StoreError already): one promise less.
       return guarded(() => withDeadline(evaluate(checks), { ms: deadlineMs, mapError: classifyRedisError }));
     },
-    peek(key) {
-      return classified(async () => parseState(await client.hmget(keyPrefix + key, "t", "u")));
+    peek(bucket) {
+      return classified(async () =>
+        parseSnapshot(await client.hmget(bucketKey(bucket, keyPrefix), "t", "u")),
+      );
     },
-    reset(key) {
-      return classified(async () => void (await client.del(keyPrefix + key)));
+    reset(bucket) {
+      return classified(async () => void (await client.del(bucketKey(bucket, keyPrefix))));
     },
     async close() {
       if (!closeClient) return;
