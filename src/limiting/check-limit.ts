@@ -1,5 +1,6 @@
 import { invalidArgument } from "../domain/errors.js";
 import { badString, INPUT_LIMITS } from "./limits.js";
+import { mostRestrictive } from "./most-restrictive.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { DescriptorStatus, LimitRequest, RequestDescriptor } from "./types.js";
 import { UNLIMITED_REMAINING } from "./types.js";
@@ -47,16 +48,6 @@ export function toLimitRequest(domain: string, input: CheckLimitInput): LimitReq
   if (input.endpoint.length > 0) descriptors.push(descriptor([endpoint]));
   if (input.userId.length > 0 && input.endpoint.length > 0) descriptors.push(descriptor([user, endpoint]));
   return { domain, descriptors, hitsAddend: input.weight };
-}
-
-function mostRestrictive(statuses: readonly DescriptorStatus[]): DescriptorStatus | undefined {
-  let chosen: DescriptorStatus | undefined;
-  for (const s of statuses) {
-    if (s.currentLimit !== undefined && (chosen === undefined || s.limitRemaining < chosen.limitRemaining)) {
-      chosen = s;
-    }
-  }
-  return chosen;
 }
 
 export function createCheckLimit(
