@@ -23,6 +23,14 @@ export interface BucketCheck {
   readonly shadow: boolean;
 }
 
+/**
+ * Tokens a check must find: cost 0 is "check without consuming" and needs one. The one rule for
+ * the math (token-bucket.ts) and the over-limit cache; token-bucket.lua repeats it in Lua.
+ */
+export function tokensNeeded(cost: number): number {
+  return cost === 0 ? 1 : cost;
+}
+
 /** Persisted bucket state: tokens at the time of the last evaluation (µs). */
 export interface BucketState {
   readonly tokens: number;
