@@ -3,7 +3,8 @@ import { invalidArgument } from "../domain/errors.js";
 import type { DescriptorEntry } from "../domain/rules.js";
 import type { Unit } from "../domain/units.js";
 import type { StringKind } from "../limiting/limits.js";
-import { badString, INPUT_LIMITS } from "../limiting/limits.js";
+import { checkLimitEntries } from "../limiting/check-limit.js";
+import { badString, INPUT_LIMITS, validateEntries } from "../limiting/limits.js";
 
 /** Admin inputs as the transports hand them over, before validation. */
 export interface TargetInput {
@@ -35,28 +36,19 @@ function checkString(value: string, field: string, rule: { max: number; kind: St
   return value;
 }
 
-const NAME = { max: INPUT_LIMITS.maxKeyLength, kind: "name" } as const;
 const DOMAIN = { max: INPUT_LIMITS.maxDomainLength, kind: "name" } as const;
 const VALUE = { max: INPUT_LIMITS.maxValueLength, kind: "value" } as const;
 
 function checkEntries(entries: readonly DescriptorEntry[]): void {
-  if (entries.length === 0 || entries.length > INPUT_LIMITS.maxEntries)
-    throw invalidArgument("target.entries");
-  entries.forEach((entry, i) => {
-    if (entry.key.length === 0) throw invalidArgument(`target.entries[${i}].key`);
-    checkString(entry.key, `target.entries[${i}].key`, NAME);
-    checkString(entry.value, `target.entries[${i}].value`, VALUE);
-  });
+  if (entries.length === 0) throw invalidArgument("target.entries");
+  validateEntries(entries, { at: "target", values: "value" });
 }
 
-/** CheckLimit's descriptors, in its order: [(user_id,U)], [(endpoint,E)] or [(user_id,U),(endpoint,E)]. */
+/** CheckLimit's sugar: the entries CheckLimit itself builds for this user and/or endpoint. */
 function sugarEntries(input: TargetInput): DescriptorEntry[] {
-  const entries: DescriptorEntry[] = [];
-  if (input.userId !== "")
-    entries.push({ key: "user_id", value: checkString(input.userId, "target.user_id", VALUE) });
-  if (input.endpoint !== "")
-    entries.push({ key: "endpoint", value: checkString(input.endpoint, "target.endpoint", VALUE) });
-  return entries;
+  checkString(input.userId, "target.user_id", VALUE);
+  checkString(input.endpoint, "target.endpoint", VALUE);
+  return checkLimitEntries(input.userId, input.endpoint);
 }
 
 export function validateTarget(input: TargetInput | undefined, checkLimitDomain: string): Target {
