@@ -63,6 +63,16 @@ export function validateTarget(input: TargetInput | undefined, checkLimitDomain:
   return { domain, entries };
 }
 
+/** Page sizes of the admin lists (docs/audit-log.md, "Listing"): 0 means the default. */
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 500;
+
+/** A list's page size: 0 is the default, above the maximum is the maximum. */
+export function validatePageSize(requested: number): number {
+  if (!Number.isInteger(requested) || requested < 0) throw invalidArgument("page_size");
+  return requested === 0 ? DEFAULT_PAGE_SIZE : Math.min(requested, MAX_PAGE_SIZE);
+}
+
 /** A list filter (ListOverrides' domain, ListAuditEvents' actor); "" means none. */
 export function validateFilter(value: string, field: "domain" | "actor"): string {
   return checkString(value, field, field === "domain" ? DOMAIN : VALUE);
