@@ -1,6 +1,7 @@
 import type { OverrideLimit } from "./types.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { DescriptorEntry } from "../domain/rules.js";
+import { UINT32_MAX } from "../domain/rules.js";
 import type { Unit } from "../domain/units.js";
 import type { StringKind } from "../limiting/limits.js";
 import { checkLimitEntries } from "../limiting/check-limit.js";
@@ -28,7 +29,6 @@ export interface Target {
 }
 
 export const MAX_REASON_LENGTH = 1024;
-const UINT32_MAX = 4_294_967_295;
 
 /** The public path's string rule (limits.ts), for a field an operator sent. */
 function checkString(value: string, field: string, rule: { max: number; kind: StringKind }): string {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { validateTarget } from "../../src/admin/admin-input.js";
+import { validateLimit, validateTarget } from "../../src/admin/admin-input.js";
 import type { TargetInput } from "../../src/admin/admin-input.js";
+import { loadRulesFromText } from "../../src/config/rules-loader.js";
 import { toLimitRequest } from "../../src/limiting/check-limit.js";
 import { validateLimitRequest } from "../../src/limiting/limits.js";
 
@@ -101,5 +102,24 @@ describe("admin targets refuse the entries the hot path refuses", () => {
     expect(override("user", "a\u0001b")).toThrow("invalid request: target.entries[0].value");
     expect(override("user", "a\tb")).not.toThrow();
     expect(override("user", "v".repeat(1025))).toThrow("invalid request: target.entries[0].value");
+  });
+});
+
+describe("an override's limit takes the numbers a rule takes", () => {
+  const rule = (requestsPerUnit: number, burst: number) => () =>
+    loadRulesFromText(
+      "r.yaml",
+      `domain: d\ndescriptors:\n  - key: k\n    rate_limit: {unit: minute, requests_per_unit: ${requestsPerUnit}, burst: ${burst}}\n`,
+    );
+  const override = (requestsPerUnit: number, burst: number) => () =>
+    validateLimit({ requestsPerUnit, unit: "minute", burst });
+
+  it("up to 4294967295, and not one more", () => {
+    expect(rule(4_294_967_295, 4_294_967_295)).not.toThrow();
+    expect(override(4_294_967_295, 4_294_967_295)).not.toThrow();
+    expect(rule(4_294_967_296, 1)).toThrow(/requests_per_unit/);
+    expect(override(4_294_967_296, 0)).toThrow("invalid request: limit.requests_per_unit");
+    expect(rule(1, 4_294_967_296)).toThrow(/burst/);
+    expect(override(1, 4_294_967_296)).toThrow("invalid request: limit.burst");
   });
 });
