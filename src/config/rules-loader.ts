@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { DomainRules, RuleSet } from "../domain/rules.js";
-import { buildDomain, countRules } from "./rules-build.js";
+import { countRules } from "../domain/rule-count.js";
+import { buildDomain } from "./rules-build.js";
 import { RulesError } from "./rules-errors.js";
 import type { RuleIssue } from "./rules-errors.js";
 import { digestFiles, readRulesFiles } from "./rules-files.js";
@@ -43,8 +44,9 @@ export function buildRuleSet(files: readonly RulesFile[]): RuleSet {
   const domains = new Map<string, DomainRules>();
   let ruleCount = 0;
   for (const { file, raw } of parsed) {
-    domains.set(raw.domain, buildDomain(raw, { path: file.path, digest: sha256(file.bytes) }));
-    ruleCount += countRules(raw.descriptors);
+    const domain = buildDomain(raw, { path: file.path, digest: sha256(file.bytes) });
+    domains.set(raw.domain, domain);
+    ruleCount += countRules(domain.root);
   }
   return Object.freeze({ domains, digest: digestFiles(files), ruleCount });
 }

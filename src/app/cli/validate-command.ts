@@ -1,4 +1,5 @@
-import type { DescriptorLevel, RuleSet } from "../../domain/rules.js";
+import { countRules } from "../../domain/rule-count.js";
+import type { RuleSet } from "../../domain/rules.js";
 import { formatIssue, isRulesError, loadRules } from "../../config/rules-loader.js";
 
 /**
@@ -23,22 +24,9 @@ function summarize(path: string, rules: RuleSet): string {
   const lines = [`${path}: OK, ${totals} (digest ${rules.digest.slice(0, 12)})`];
   const domains = [...rules.domains.values()].sort((a, b) => (a.domain < b.domain ? -1 : 1));
   for (const domain of domains) {
-    lines.push(`  ${domain.domain}: ${plural(countLevel(domain.root), "rule")} (${domain.source})`);
+    lines.push(`  ${domain.domain}: ${plural(countRules(domain.root), "rule")} (${domain.source})`);
   }
   return lines.join("\n");
-}
-
-function countLevel(level: DescriptorLevel): number {
-  let count = 0;
-  const nodes = [
-    ...level.defaults.values(),
-    ...[...level.exact.values()].flatMap((byValue) => [...byValue.values()]),
-    ...[...level.wildcards.values()].flatMap((list) => list.map((wildcard) => wildcard.node)),
-  ];
-  for (const node of nodes) {
-    count += (node.rateLimit === undefined ? 0 : 1) + countLevel(node.children);
-  }
-  return count;
 }
 
 function plural(count: number, word: string): string {
