@@ -1,9 +1,11 @@
 import type { OverrideLimit } from "./types.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { DescriptorEntry } from "../domain/rules.js";
+import { UINT32_MAX } from "../domain/rules.js";
 import type { Unit } from "../domain/units.js";
 import type { StringKind } from "../limiting/limits.js";
-import { badString, INPUT_LIMITS } from "../limiting/limits.js";
+import { checkLimitEntries } from "../limiting/check-limit.js";
+import { badString, INPUT_LIMITS, validateEntries } from "../limiting/limits.js";
 
 /** Admin inputs as the transports hand them over, before validation. */
 export interface TargetInput {
@@ -27,7 +29,6 @@ export interface Target {
 }
 
 export const MAX_REASON_LENGTH = 1024;
-const UINT32_MAX = 4_294_967_295;
 
 /** The public path's string rule (limits.ts), for a field an operator sent. */
 function checkString(value: string, field: string, rule: { max: number; kind: StringKind }): string {
@@ -35,28 +36,19 @@ function checkString(value: string, field: string, rule: { max: number; kind: St
   return value;
 }
 
-const NAME = { max: INPUT_LIMITS.maxKeyLength, kind: "name" } as const;
 const DOMAIN = { max: INPUT_LIMITS.maxDomainLength, kind: "name" } as const;
 const VALUE = { max: INPUT_LIMITS.maxValueLength, kind: "value" } as const;
 
 function checkEntries(entries: readonly DescriptorEntry[]): void {
-  if (entries.length === 0 || entries.length > INPUT_LIMITS.maxEntries)
-    throw invalidArgument("target.entries");
-  entries.forEach((entry, i) => {
-    if (entry.key.length === 0) throw invalidArgument(`target.entries[${i}].key`);
-    checkString(entry.key, `target.entries[${i}].key`, NAME);
-    checkString(entry.value, `target.entries[${i}].value`, VALUE);
-  });
+  if (entries.length === 0) throw invalidArgument("target.entries");
+  validateEntries(entries, { at: "target", values: "value" });
 }
 
-/** CheckLimit's descriptors, in its order: [(user_id,U)], [(endpoint,E)] or [(user_id,U),(endpoint,E)]. */
+/** CheckLimit's sugar: the entries CheckLimit itself builds for this user and/or endpoint. */
 function sugarEntries(input: TargetInput): DescriptorEntry[] {
-  const entries: DescriptorEntry[] = [];
-  if (input.userId !== "")
-    entries.push({ key: "user_id", value: checkString(input.userId, "target.user_id", VALUE) });
-  if (input.endpoint !== "")
-    entries.push({ key: "endpoint", value: checkString(input.endpoint, "target.endpoint", VALUE) });
-  return entries;
+  checkString(input.userId, "target.user_id", VALUE);
+  checkString(input.endpoint, "target.endpoint", VALUE);
+  return checkLimitEntries(input.userId, input.endpoint);
 }
 
 export function validateTarget(input: TargetInput | undefined, checkLimitDomain: string): Target {
@@ -69,6 +61,16 @@ export function validateTarget(input: TargetInput | undefined, checkLimitDomain:
   const entries = sugar ? sugarEntries(input) : input.entries;
   checkEntries(entries);
   return { domain, entries };
+}
+
+/** Page sizes of the admin lists (docs/audit-log.md, "Schema and migrations"): 0 means the default. */
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 500;
+
+/** A list's page size: 0 is the default, above the maximum is the maximum. */
+export function validatePageSize(requested: number): number {
+  if (!Number.isInteger(requested) || requested < 0) throw invalidArgument("page_size");
+  return requested === 0 ? DEFAULT_PAGE_SIZE : Math.min(requested, MAX_PAGE_SIZE);
 }
 
 /** A list filter (ListOverrides' domain, ListAuditEvents' actor); "" means none. */

@@ -19,6 +19,7 @@ import {
   validateExpiry,
   validateFilter,
   validateLimit,
+  validatePageSize,
   validateReason,
   validateTarget,
   validateTimestamp,
@@ -70,14 +71,6 @@ export interface BucketView {
 export interface ListQuery {
   readonly pageSize: number;
   readonly pageToken: string;
-}
-
-const DEFAULT_PAGE_SIZE = 50;
-const MAX_PAGE_SIZE = 500;
-
-function pageSize(requested: number): number {
-  if (!Number.isInteger(requested) || requested < 0) throw invalidArgument("page_size");
-  return requested === 0 ? DEFAULT_PAGE_SIZE : Math.min(requested, MAX_PAGE_SIZE);
 }
 
 function actorOf(ctx: AdminContext) {
@@ -156,7 +149,7 @@ export function createAdminService(deps: AdminDeps) {
       requireScope(ctx.principal, SCOPE_READ);
       return audit.listOverrides({
         ...(query.domain === "" ? {} : { domain: validateFilter(query.domain, "domain") }),
-        pageSize: pageSize(query.pageSize),
+        pageSize: validatePageSize(query.pageSize),
         ...(query.pageToken === "" ? {} : { pageToken: query.pageToken }),
       });
     },
@@ -197,7 +190,7 @@ export function createAdminService(deps: AdminDeps) {
     ): Promise<Page<AuditEvent>> {
       requireScope(ctx.principal, SCOPE_READ);
       return audit.listAuditEvents({
-        pageSize: pageSize(query.pageSize),
+        pageSize: validatePageSize(query.pageSize),
         ...(query.pageToken === "" ? {} : { pageToken: query.pageToken }),
         ...(query.since === undefined ? {} : { since: validateTimestamp(query.since, "since") }),
         ...(query.until === undefined ? {} : { until: validateTimestamp(query.until, "until") }),

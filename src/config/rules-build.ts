@@ -37,15 +37,6 @@ export function buildDomain(source: DomainSource): DomainRules {
   });
 }
 
-/** Number of rate_limit blocks in a domain (unlimited ones included). */
-export function countRules(descriptors: readonly RawDescriptor[]): number {
-  let count = 0;
-  for (const descriptor of descriptors) {
-    count += (descriptor.rateLimit === undefined ? 0 : 1) + countRules(descriptor.children);
-  }
-  return count;
-}
-
 function buildLevel(descriptors: readonly RawDescriptor[]): DescriptorLevel {
   if (descriptors.length === 0) return EMPTY_LEVEL;
   const exact = new Map<string, Map<string, DescriptorNode>>();

@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import type { DomainRules, RuleSet } from "../domain/rules.js";
-import { buildDomain, countRules } from "./rules-build.js";
+import { countRules } from "../domain/rule-count.js";
+import { buildDomain } from "./rules-build.js";
 import { RulesError } from "./rules-errors.js";
 import type { RuleIssue } from "./rules-errors.js";
 import { digestFiles, readRulesFiles } from "./rules-files.js";
@@ -53,8 +54,9 @@ export function buildRuleSet(files: readonly RulesFile[], options: RulesLoadOpti
   const domains = new Map<string, DomainRules>();
   let ruleCount = 0;
   for (const source of grouped.domains) {
-    domains.set(source.domain, buildDomain(source));
-    ruleCount += countRules(source.descriptors);
+    const domain = buildDomain(source);
+    domains.set(source.domain, domain);
+    ruleCount += countRules(domain.root);
   }
   const rules: RuleSet = Object.freeze({ domains, digest: digestFiles(files), ruleCount });
   return Object.freeze({ rules, warnings: Object.freeze(warnings) });

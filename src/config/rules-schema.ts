@@ -2,6 +2,7 @@ import { isWildcardPattern } from "../domain/wildcard.js";
 import { parseUnit, UNITS } from "../domain/units.js";
 import type { Unit } from "../domain/units.js";
 import { ignoreReferenceKeys } from "./rules-ignored.js";
+import { UINT32_MAX } from "../domain/rules.js";
 import type { Field, ListItem, Where, YamlContext } from "./rules-yaml.js";
 import {
   describe,
@@ -50,8 +51,6 @@ export interface RawDomain {
   readonly line: number | undefined;
   readonly descriptors: readonly RawDescriptor[];
 }
-
-export const UINT32_MAX = 4_294_967_295;
 
 const ROOT_FIELDS = new Set(["domain", "descriptors"]);
 const NODE_FIELDS = new Set([

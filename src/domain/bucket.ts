@@ -38,6 +38,14 @@ export interface BucketCheck {
   readonly shadow: boolean;
 }
 
+/**
+ * Tokens a check must find: cost 0 is "check without consuming" and needs one. The one rule for
+ * the math (token-bucket.ts) and the over-limit cache; token-bucket.lua repeats it in Lua.
+ */
+export function tokensNeeded(cost: number): number {
+  return cost === 0 ? 1 : cost;
+}
+
 /** A check on the store's key for its bucket: what the token-bucket math and the Lua script see. */
 export interface KeyedCheck extends Omit<BucketCheck, "bucket"> {
   readonly key: string;

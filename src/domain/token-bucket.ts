@@ -16,7 +16,7 @@
  * 3. Outcomes describe each check's bucket after the decision.
  */
 import type { BucketDecision, BucketOutcome, BucketSpec, BucketState, KeyedCheck } from "./bucket.js";
-import { NEVER } from "./bucket.js";
+import { NEVER, tokensNeeded } from "./bucket.js";
 
 /** Waits are clamped so they stay exact integers in a double (and in Redis's int64 replies). */
 export const MAX_WAIT_MS = Number.MAX_SAFE_INTEGER;
@@ -57,11 +57,6 @@ export function refilledTokens(state: BucketState | undefined, spec: BucketSpec,
 /** Whole milliseconds (rounded up) until `tokens` more tokens have been refilled. */
 export function msToRefill(tokens: number, spec: BucketSpec): number {
   return Math.min(MAX_WAIT_MS, Math.ceil((tokens * spec.refillPeriodUs) / spec.refillTokens / 1000));
-}
-
-/** Tokens a check must find: cost 0 is "check without consuming" and needs one. */
-export function tokensNeeded(cost: number): number {
-  return cost === 0 ? 1 : cost;
 }
 
 function openSlot(state: BucketState | undefined, spec: BucketSpec, nowUs: number): Slot {

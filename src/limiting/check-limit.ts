@@ -1,7 +1,9 @@
 import { invalidArgument } from "../domain/errors.js";
+import type { DescriptorEntry } from "../domain/rules.js";
 import { badString, INPUT_LIMITS } from "./limits.js";
+import { mostRestrictive } from "./most-restrictive.js";
 import type { RateLimiter } from "./rate-limiter.js";
-import type { DescriptorStatus, LimitRequest, RequestDescriptor } from "./types.js";
+import type { LimitRequest, RequestDescriptor } from "./types.js";
 import { UNLIMITED_REMAINING } from "./types.js";
 
 export interface CheckLimitInput {
@@ -28,7 +30,18 @@ export interface CheckLimitOptions {
   readonly now: () => number;
 }
 
-function descriptor(entries: { key: string; value: string }[]): RequestDescriptor {
+/**
+ * The entries CheckLimit names a user and an endpoint by, in its order: `user_id`, then
+ * `endpoint`; an empty value is left out. Admin targets name CheckLimit's descriptors with it.
+ */
+export function checkLimitEntries(userId: string, endpoint: string): DescriptorEntry[] {
+  const entries: DescriptorEntry[] = [];
+  if (userId !== "") entries.push({ key: "user_id", value: userId });
+  if (endpoint !== "") entries.push({ key: "endpoint", value: endpoint });
+  return entries;
+}
+
+function descriptor(entries: readonly DescriptorEntry[]): RequestDescriptor {
   return { entries, descriptorLimit: undefined, hitsAddend: undefined };
 }
 
@@ -40,23 +53,10 @@ export function toLimitRequest(domain: string, input: CheckLimitInput): LimitReq
   if (input.userId.length === 0 && input.endpoint.length === 0) throw invalidArgument("user_id");
   if (badString(input.userId, INPUT_LIMITS.maxValueLength, "checkValue")) throw invalidArgument("user_id");
   if (badString(input.endpoint, INPUT_LIMITS.maxValueLength, "checkValue")) throw invalidArgument("endpoint");
-  const user = { key: "user_id", value: input.userId };
-  const endpoint = { key: "endpoint", value: input.endpoint };
-  const descriptors: RequestDescriptor[] = [];
-  if (input.userId.length > 0) descriptors.push(descriptor([user]));
-  if (input.endpoint.length > 0) descriptors.push(descriptor([endpoint]));
-  if (input.userId.length > 0 && input.endpoint.length > 0) descriptors.push(descriptor([user, endpoint]));
+  const pair = checkLimitEntries(input.userId, input.endpoint);
+  const descriptors = pair.map((entry) => descriptor([entry]));
+  if (pair.length === 2) descriptors.push(descriptor(pair));
   return { domain, descriptors, hitsAddend: input.weight };
-}
-
-function mostRestrictive(statuses: readonly DescriptorStatus[]): DescriptorStatus | undefined {
-  let chosen: DescriptorStatus | undefined;
-  for (const s of statuses) {
-    if (s.currentLimit !== undefined && (chosen === undefined || s.limitRemaining < chosen.limitRemaining)) {
-      chosen = s;
-    }
-  }
-  return chosen;
 }
 
 export function createCheckLimit(

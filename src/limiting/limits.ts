@@ -1,4 +1,5 @@
 import { invalidArgument } from "../domain/errors.js";
+import type { DescriptorEntry } from "../domain/rules.js";
 import type { LimitRequest } from "./types.js";
 
 /**
@@ -49,16 +50,32 @@ export function badString(value: string, max: number, kind: StringKind): boolean
   return value.length > max || REFUSED[kind].test(value);
 }
 
-function validateDescriptor(request: LimitRequest, index: number): void {
-  const descriptor = request.descriptors[index]!;
-  const at = `descriptors[${index}]`;
-  if (descriptor.entries.length > INPUT_LIMITS.maxEntries) throw invalidArgument(`${at}.entries`);
-  descriptor.entries.forEach((entry, i) => {
-    // Keys come from configuration (Envoy's descriptor_key), values from clients: see above.
+/**
+ * The one rule for a descriptor's entries, on the hot path and for the descriptors an operator
+ * names: at most maxEntries, each key a non-empty name. A value is checked only when `values`
+ * says how: a ShouldRateLimit value is data (see above). Errors name `<at>.entries[i].key|value`.
+ */
+export function validateEntries(
+  entries: readonly DescriptorEntry[],
+  rule: { readonly at: string; readonly values?: StringKind },
+): void {
+  const { at, values } = rule;
+  if (entries.length > INPUT_LIMITS.maxEntries) throw invalidArgument(`${at}.entries`);
+  entries.forEach((entry, i) => {
     if (entry.key.length === 0 || badString(entry.key, INPUT_LIMITS.maxKeyLength, "name")) {
       throw invalidArgument(`${at}.entries[${i}].key`);
     }
+    if (values !== undefined && badString(entry.value, INPUT_LIMITS.maxValueLength, values)) {
+      throw invalidArgument(`${at}.entries[${i}].value`);
+    }
   });
+}
+
+function validateDescriptor(request: LimitRequest, index: number): void {
+  const descriptor = request.descriptors[index]!;
+  const at = `descriptors[${index}]`;
+  // Keys come from configuration (Envoy's descriptor_key), values from clients: see above.
+  validateEntries(descriptor.entries, { at });
   const hits = descriptor.hitsAddend;
   if (hits !== undefined && !(Number.isInteger(hits) && hits >= 0 && hits <= INPUT_LIMITS.maxCost)) {
     throw invalidArgument(`${at}.hits_addend`);

@@ -1,4 +1,5 @@
 import type { DescriptorEntry } from "../domain/rules.js";
+import { UINT32_MAX } from "../domain/rules.js";
 import type { Unit } from "../domain/units.js";
 import type { DecisionSource } from "../store/bucket-store.js";
 
@@ -51,4 +52,4 @@ export interface LimitResult {
 }
 
 /** Reported for an unlimited descriptor, as the reference server does. */
-export const UNLIMITED_REMAINING = 4_294_967_295;
+export const UNLIMITED_REMAINING = UINT32_MAX;

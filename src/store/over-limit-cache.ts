@@ -1,6 +1,6 @@
 import { LRUCache } from "lru-cache";
 import type { BucketCheck, BucketOutcome, BucketSpec } from "../domain/bucket.js";
-import { NEVER } from "../domain/bucket.js";
+import { NEVER, tokensNeeded } from "../domain/bucket.js";
 import type { BucketStore, StoreDecision } from "./bucket-store.js";
 import { bucketKey } from "./keys.js";
 
@@ -35,10 +35,6 @@ const NEVER_TTL_MS = 1000;
 
 const UNKNOWN: BucketOutcome = { sufficient: true, remaining: 0, resetMs: 0, retryMs: 0 };
 
-function needOf(check: BucketCheck): number {
-  return check.cost === 0 ? 1 : check.cost;
-}
-
 function sameSpec(a: BucketSpec, b: BucketSpec): boolean {
   return (
     a.capacity === b.capacity && a.refillTokens === b.refillTokens && a.refillPeriodUs === b.refillPeriodUs
@@ -54,7 +50,7 @@ export function withOverLimitCache(inner: BucketStore, options: OverLimitCacheOp
     if (check.shadow) return undefined;
     const denial = denials.get(key);
     if (denial === undefined || denial.until <= now) return undefined;
-    return needOf(check) >= denial.need && sameSpec(denial.spec, check.spec) ? denial : undefined;
+    return tokensNeeded(check.cost) >= denial.need && sameSpec(denial.spec, check.spec) ? denial : undefined;
   }
 
   /** Denied from memory. Buckets not in the cache were not consulted: they report nothing left. */
@@ -94,7 +90,7 @@ export function withOverLimitCache(inner: BucketStore, options: OverLimitCacheOp
       denials.set(keys[i]!, {
         until,
         fullAt: now + outcome.resetMs,
-        need: needOf(check),
+        need: tokensNeeded(check.cost),
         spec: check.spec,
         never,
       });

@@ -70,6 +70,16 @@ describe("over-limit cache", () => {
     expect((await store.evaluate([check("hot", 4)])).source).toBe("local_cache");
   });
 
+  it("treats a cost of 0 as needing 1 token, as the bucket math does", async () => {
+    const inner = scripted([denied(1000), denied(1000)]);
+    const store = withOverLimitCache(inner.store, { maxEntries: 10, clock: () => 0 });
+    await store.evaluate([check("ok"), check("hot", 0)]);
+    expect((await store.evaluate([check("hot", 1)])).source).toBe("local_cache");
+    await store.evaluate([check("ok"), check("cold", 1)]);
+    expect((await store.evaluate([check("cold", 0)])).source).toBe("local_cache");
+    expect(inner.calls()).toBe(2);
+  });
+
   it("trusts a can-never-pass denial only briefly", async () => {
     let now = 0;
     const inner = scripted([denied(NEVER)]);

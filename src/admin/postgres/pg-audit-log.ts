@@ -3,10 +3,11 @@ import type { DescriptorEntry } from "../../domain/rules.js";
 import { contentProblem, sentColumns } from "./append-checks.js";
 import type { Db } from "./pg-db.js";
 import type { AuditRow } from "./pg-rows.js";
-import { AUDIT_COLUMNS, clampPageSize, decodePageToken, toAuditEvent, toPage } from "./pg-rows.js";
+import { AUDIT_COLUMNS, decodePageToken, toAuditEvent, toPage } from "./pg-rows.js";
 import type { ChainRow } from "./chain-row.js";
 import { chainColumns } from "./chain-row.js";
 import { sealAppended } from "./pg-seals.js";
+import { validatePageSize } from "../admin-input.js";
 import type { AuditEntry, AuditEvent, AuditStore, ChangeContext, Page } from "../types.js";
 import { SYSTEM_ACTOR } from "../types.js";
 
@@ -139,7 +140,7 @@ type AuditQuery = Parameters<AuditStore["listAuditEvents"]>[0];
 /** Newest first. `since` is inclusive and `until` exclusive; `actor` matches the JWT `sub`. */
 export async function listAuditEvents(db: Db, query: AuditQuery): Promise<Page<AuditEvent>> {
   const before = decodePageToken("a", query.pageToken);
-  const pageSize = clampPageSize(query.pageSize);
+  const pageSize = validatePageSize(query.pageSize);
   const rows = await db.query<AuditRow>(
     `select ${AUDIT_COLUMNS} from ${db.s}.audit_events t
       where ($1::timestamptz is null or at >= $1)

@@ -5,13 +5,13 @@ import type { Db } from "./pg-db.js";
 import type { OverrideRow } from "./pg-rows.js";
 import {
   OVERRIDE_COLUMNS,
-  clampPageSize,
   decodePageToken,
   entriesJson,
   overrideSnapshot,
   toOverride,
   toPage,
 } from "./pg-rows.js";
+import { validatePageSize } from "../admin-input.js";
 import type { AuditStore, OverrideRecord, Page } from "../types.js";
 import { SYSTEM_ACTOR } from "../types.js";
 
@@ -169,7 +169,7 @@ export async function expireOverrides(db: Db, options: { schema: string }): Prom
 /** Oldest first; overrides already expired (awaiting the sweep) are left out. */
 export async function listOverrides(db: Db, query: ListQuery): Promise<Page<OverrideRecord>> {
   const after = decodePageToken("o", query.pageToken);
-  const pageSize = clampPageSize(query.pageSize);
+  const pageSize = validatePageSize(query.pageSize);
   const rows = await db.query<OverrideRow>(
     `select ${OVERRIDE_COLUMNS} from ${db.s}.overrides t
       where ($1::text is null or domain = $1)

@@ -105,15 +105,6 @@ export function entriesJson(entries: readonly DescriptorEntry[]): string {
   return JSON.stringify(entries.map((e) => ({ key: e.key, value: e.value })));
 }
 
-export const MAX_PAGE_SIZE = 500;
-export const DEFAULT_PAGE_SIZE = 100;
-
-/** 1..500; an unset (0), negative or non-numeric size means the default. */
-export function clampPageSize(pageSize: number): number {
-  if (!Number.isFinite(pageSize) || pageSize < 1) return DEFAULT_PAGE_SIZE;
-  return Math.min(MAX_PAGE_SIZE, Math.trunc(pageSize));
-}
-
 type TokenKind = "o" | "a";
 
 /** Opaque keyset token: base64url of `<kind>1:<last id>`; the kind stops cross-list reuse. */

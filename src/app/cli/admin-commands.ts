@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { jwksFromPublicKeyPem, mintToken } from "../../admin/auth/mint.js";
 import { loadCliEnvironment } from "../../config/settings.js";
-import { createAdminClient, protoTimeFromDate } from "../../transport/grpc/admin-client.js";
+import { parseUnit, UNITS } from "../../domain/units.js";
+import { createAdminClient, protoTimeFromDate, protoUnitNumber } from "../../transport/grpc/admin-client.js";
 import type { Options, Values } from "./args.js";
 import { date, entries, int, parse, required, seconds, str, UsageError } from "./args.js";
 import { clientTls, TLS_FLAGS } from "./client-tls.js";
@@ -54,13 +55,10 @@ function target(values: Values) {
   };
 }
 
-const UNITS = ["second", "minute", "hour", "day", "week", "month", "year"];
-
 function unit(values: Values): number {
-  const name = required(values, "unit").toLowerCase();
-  const index = UNITS.indexOf(name);
-  if (index < 0) throw new UsageError(`--unit must be one of ${UNITS.join(", ")}`);
-  return index + 1;
+  const parsed = parseUnit(required(values, "unit"));
+  if (parsed === undefined) throw new UsageError(`--unit must be one of ${UNITS.join(", ")}`);
+  return protoUnitNumber(parsed);
 }
 
 async function callAdmin(values: Values, method: string, request: object): Promise<void> {

@@ -1,4 +1,5 @@
-import type { DescriptorLevel, RuleSet } from "../../domain/rules.js";
+import { countRules } from "../../domain/rule-count.js";
+import type { RuleSet } from "../../domain/rules.js";
 import { formatIssue, isRulesError, loadRules } from "../../config/rules-loader.js";
 import type { LoadedRules, RulesLoadOptions } from "../../config/rules-loader.js";
 import { parse, UsageError } from "./args.js";
@@ -79,21 +80,8 @@ function domainLines(rules: RuleSet): string[] {
   const domains = [...rules.domains.values()].sort((a, b) => (a.domain < b.domain ? -1 : 1));
   return domains.map(
     (domain) =>
-      `  ${domain.domain}: ${plural(countLevel(domain.root), "rule")} (${domain.sources.join(", ")})`,
+      `  ${domain.domain}: ${plural(countRules(domain.root), "rule")} (${domain.sources.join(", ")})`,
   );
-}
-
-function countLevel(level: DescriptorLevel): number {
-  let count = 0;
-  const nodes = [
-    ...level.defaults.values(),
-    ...[...level.exact.values()].flatMap((byValue) => [...byValue.values()]),
-    ...[...level.wildcards.values()].flatMap((list) => list.map((wildcard) => wildcard.node)),
-  ];
-  for (const node of nodes) {
-    count += (node.rateLimit === undefined ? 0 : 1) + countLevel(node.children);
-  }
-  return count;
 }
 
 function plural(count: number, word: string): string {

@@ -2,8 +2,9 @@ import type { ServiceClientConstructor } from "@grpc/grpc-js";
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { readableGrpcObject } from "./proto.js";
 
-/** For callers building requests: a Date as a google.protobuf.Timestamp. */
+/** For callers building requests: a Date as a google.protobuf.Timestamp, a unit as its number. */
 export { protoTimeFromDate } from "./timestamps.js";
+export { protoUnitNumber } from "./admin-units.js";
 
 /**
  * A thin client of floodgate.v1.Admin for the CLI: plain objects in and out (proto3 field

@@ -2,7 +2,7 @@ import { protoTimeFromDate } from "./timestamps.js";
 import type { AuditEvent, OverrideLimit, OverrideRecord, VerifyResult } from "../../admin/types.js";
 import type { LimitInput, TargetInput } from "../../admin/admin-input.js";
 import type { BucketView, VerifyInput } from "../../admin/admin-service.js";
-import type { Unit } from "../../domain/units.js";
+import { protoUnitNumber, unitOfProtoNumber } from "./admin-units.js";
 
 /** floodgate.v1.Admin messages ⇄ domain types; only this file knows their generated shapes. */
 interface ProtoEntry {
@@ -25,18 +25,6 @@ export interface ProtoTimestamp {
   nanos: number;
 }
 
-/** floodgate.v1.Unit numbering (UNIT_UNSPECIFIED = 0). */
-const UNITS: readonly (Unit | undefined)[] = [
-  undefined,
-  "second",
-  "minute",
-  "hour",
-  "day",
-  "week",
-  "month",
-  "year",
-];
-
 export function toTargetInput(target: ProtoTarget | null): TargetInput | undefined {
   if (target === null) return undefined;
   return {
@@ -49,7 +37,11 @@ export function toTargetInput(target: ProtoTarget | null): TargetInput | undefin
 
 export function toLimitInput(limit: ProtoLimit | null): LimitInput | undefined {
   if (limit === null) return undefined;
-  return { requestsPerUnit: limit.requests_per_unit, unit: UNITS[limit.unit], burst: limit.burst };
+  return {
+    requestsPerUnit: limit.requests_per_unit,
+    unit: unitOfProtoNumber(limit.unit),
+    burst: limit.burst,
+  };
 }
 
 /** Nanos outside 0..999,999,999 make no Timestamp: an invalid Date, which validation refuses. */
@@ -62,7 +54,7 @@ export function toDate(ts: ProtoTimestamp | null): Date | undefined {
 function limitOut(limit: OverrideLimit): ProtoLimit {
   return {
     requests_per_unit: limit.requestsPerUnit,
-    unit: UNITS.indexOf(limit.unit),
+    unit: protoUnitNumber(limit.unit),
     burst: limit.burst ?? 0,
   };
 }
