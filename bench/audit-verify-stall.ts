@@ -15,8 +15,8 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { parseChainKeys } from "../src/admin/postgres/chain-key.js";
 import { migrate } from "../src/admin/postgres/migrations.js";
-import { createPgAuditStore } from "../src/admin/postgres/pg-audit-store.js";
-import type { AuditStore } from "../src/admin/types.js";
+import { connectAdminDatabase } from "../src/admin/postgres/admin-database.js";
+import type { AuditLog } from "../src/admin/ports.js";
 import { appendRows, longestStall, sealAll } from "../test/harness/audit-rows.js";
 
 const url = process.argv[2] ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -26,12 +26,12 @@ const keys = parseChainKeys(randomBytes(36).toString("base64"));
 
 const fmt = (ms: number): string => ms.toFixed(1);
 
-async function measure(label: string, store: AuditStore): Promise<void> {
+async function measure(label: string, auditLog: AuditLog): Promise<void> {
   for (let run = 1; run <= RUNS; run++) {
     const started = performance.now();
     let checked = 0;
     const stall = await longestStall(async () => {
-      const result = await store.verifyAuditLog({ full: true });
+      const result = await auditLog.verifyAuditLog({ full: true });
       if (!result.ok) throw new Error(`verification failed: ${JSON.stringify(result.firstBroken)}`);
       checked = result.checked;
     });
@@ -59,16 +59,14 @@ async function main(): Promise<void> {
       ["with the key", keys],
       ["without a key", undefined],
     ] as const) {
-      const store = await createPgAuditStore({
-        connectionString: url,
-        schema,
-        migrate: false,
-        ...(chainKeys === undefined ? {} : { chainKeys }),
-      });
+      const database = await connectAdminDatabase(
+        { connectionString: url, notifications: "listen" },
+        { schema, migrate: false, ...(chainKeys === undefined ? {} : { chainKeys }) },
+      );
       try {
-        await measure(label, store);
+        await measure(label, database.auditLog);
       } finally {
-        await store.close();
+        await database.close();
       }
     }
   } finally {

@@ -1,4 +1,4 @@
-import type { OverrideLimit } from "./types.js";
+import type { OverrideLimit } from "../domain/overrides.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { DescriptorEntry } from "../domain/rules.js";
 import { UINT32_MAX } from "../domain/rules.js";

@@ -1,13 +1,7 @@
-import type {
-  AuditAction,
-  AuditEvent,
-  AuditStore,
-  OverrideLimit,
-  OverrideRecord,
-  Page,
-  VerifyResult,
-} from "./types.js";
+import type { AuditAction, AuditEvent, Page, VerifyResult } from "./types.js";
 import { isRowId } from "./types.js";
+import type { AuditLog, DescriptorChange, OverrideRepository } from "./ports.js";
+import type { OverrideLimit, OverrideRecord } from "../domain/overrides.js";
 import { requireScope } from "./auth/authorize.js";
 import type { Principal } from "./auth/types.js";
 import { SCOPE_ADMIN, SCOPE_READ } from "./auth/types.js";
@@ -32,10 +26,11 @@ import { resolveLimits } from "../limiting/resolve.js";
 /**
  * The operators' service (floodgate.v1.Admin). Transports authenticate first and hand over a
  * Principal; every method checks its scope before it looks at the request. Every change goes
- * through the audit store, which commits it together with its audit row.
+ * through the override repository or the audit log, which commit it together with its audit row.
  */
 export interface AdminDeps {
-  readonly audit: AuditStore;
+  readonly overrideRepository: OverrideRepository;
+  readonly auditLog: AuditLog;
   readonly store: Pick<BucketStore, "peek" | "reset">;
   readonly rules: RulesSource;
   readonly overrides: OverrideTable;
@@ -91,7 +86,7 @@ async function storeCall<T>(call: () => Promise<T>): Promise<T> {
 }
 
 export function createAdminService(deps: AdminDeps) {
-  const { audit, overrides } = deps;
+  const { overrideRepository, auditLog, overrides } = deps;
   const audited = (action: AuditAction) => deps.onAudit?.(action);
   const target = (input: TargetInput | undefined): Target => validateTarget(input, deps.checkLimitDomain);
 
@@ -126,7 +121,7 @@ export function createAdminService(deps: AdminDeps) {
       const limit = validateLimit(input.limit);
       const context = { ...actorOf(ctx), reason: validateReason(input.reason) };
       const expiresAt = validateExpiry(input.expiresAt, deps.now());
-      const record = await audit.setOverride({ domain, entries, limit, expiresAt, context });
+      const record = await overrideRepository.setOverride({ domain, entries, limit, expiresAt, context });
       overrides.upsert(record);
       audited("override.set");
       return record;
@@ -139,7 +134,7 @@ export function createAdminService(deps: AdminDeps) {
       requireScope(ctx.principal, SCOPE_ADMIN);
       const { domain, entries } = target(input.target);
       const context = { ...actorOf(ctx), reason: validateReason(input.reason) };
-      const deleted = await audit.deleteOverride({ domain, entries, context });
+      const deleted = await overrideRepository.deleteOverride({ domain, entries, context });
       overrides.remove(domain, entries);
       if (deleted !== undefined) audited("override.delete");
       return deleted !== undefined;
@@ -147,7 +142,7 @@ export function createAdminService(deps: AdminDeps) {
 
     listOverrides(ctx: AdminContext, query: ListQuery & { domain: string }): Promise<Page<OverrideRecord>> {
       requireScope(ctx.principal, SCOPE_READ);
-      return audit.listOverrides({
+      return overrideRepository.listOverrides({
         ...(query.domain === "" ? {} : { domain: validateFilter(query.domain, "domain") }),
         pageSize: validatePageSize(query.pageSize),
         ...(query.pageToken === "" ? {} : { pageToken: query.pageToken }),
@@ -189,7 +184,7 @@ export function createAdminService(deps: AdminDeps) {
       query: ListQuery & { since: Date | undefined; until: Date | undefined; actor: string; action: string },
     ): Promise<Page<AuditEvent>> {
       requireScope(ctx.principal, SCOPE_READ);
-      return audit.listAuditEvents({
+      return auditLog.listAuditEvents({
         pageSize: validatePageSize(query.pageSize),
         ...(query.pageToken === "" ? {} : { pageToken: query.pageToken }),
         ...(query.since === undefined ? {} : { since: validateTimestamp(query.since, "since") }),
@@ -202,7 +197,7 @@ export function createAdminService(deps: AdminDeps) {
     verifyAuditLog(ctx: AdminContext, input: VerifyInput): Promise<VerifyResult> {
       requireScope(ctx.principal, SCOPE_READ);
       const expectHead = exportedHead(input);
-      return audit.verifyAuditLog({
+      return auditLog.verifyAuditLog({
         full: input.full,
         ...(expectHead === undefined ? {} : { expectHead }),
         ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
@@ -214,17 +209,17 @@ export function createAdminService(deps: AdminDeps) {
 export type AdminService = ReturnType<typeof createAdminService>;
 
 /**
- * The store runs the reset inside the audit transaction, after the chain lock: no reset without
+ * The audit log runs the reset inside its transaction, after the chain lock: no reset without
  * its row, and the row says whether it failed (docs/audit-log.md, "Bucket resets"). Left: a
  * commit that fails after a reset that happened, which the error's detail (logged) says.
  */
 async function auditedReset(
   deps: AdminDeps,
-  reset: { input: Parameters<AuditStore["resetBucket"]>[0]; bucket: BucketId },
+  reset: { input: DescriptorChange; bucket: BucketId },
 ): Promise<void> {
   let outcome: { error: unknown } | "done" | undefined;
   try {
-    await deps.audit.resetBucket(reset.input, async () => {
+    await deps.auditLog.resetBucket(reset.input, async () => {
       await storeCall(() => deps.store.reset(reset.bucket)).catch((error: unknown) => {
         outcome = { error };
         throw error;

@@ -1,7 +1,11 @@
-import type { AuditStore, OverrideRecord } from "./types.js";
+import type { OverrideRecord } from "../domain/overrides.js";
+import type { OverrideRepository } from "./ports.js";
 
 export interface OverrideSyncOptions {
-  readonly store: Pick<AuditStore, "loadActiveOverrides" | "expireOverrides" | "onOverridesChanged">;
+  readonly repository: Pick<
+    OverrideRepository,
+    "loadActiveOverrides" | "expireOverrides" | "onOverridesChanged"
+  >;
   /** Receives the whole active table each time it changes (swap one reference; never throw). */
   readonly apply: (records: OverrideRecord[]) => void;
   /** Full reload this often, for notifications that were missed (OVERRIDE_RESYNC_MS). */
@@ -44,7 +48,7 @@ class Sync {
   async start(): Promise<void> {
     // Subscribe before the first load, so a change committed in between is not missed.
     try {
-      this.unsubscribe = await this.options.store.onOverridesChanged(() => this.changed());
+      this.unsubscribe = await this.options.repository.onOverridesChanged(() => this.changed());
     } catch (error) {
       this.options.onError(error); // the periodic resync still keeps us in step
     }
@@ -82,7 +86,7 @@ class Sync {
     do {
       this.reloadAgain = false;
       try {
-        this.records = await this.options.store.loadActiveOverrides();
+        this.records = await this.options.repository.loadActiveOverrides();
         this.publish(true);
       } catch (error) {
         this.options.onError(error);
@@ -97,7 +101,7 @@ class Sync {
 
   private async sweepOnce(): Promise<void> {
     try {
-      const expired = await this.options.store.expireOverrides();
+      const expired = await this.options.repository.expireOverrides();
       if (expired.length > 0) {
         const gone = new Set(expired.map((r) => r.id));
         this.records = this.records.filter((r) => !gone.has(r.id));

@@ -1,4 +1,4 @@
-import type { OverrideRecord } from "./types.js";
+import type { OverrideRecord } from "../domain/overrides.js";
 import type { DescriptorEntry, RateLimitRule } from "../domain/rules.js";
 import type { OperatorLimits } from "../limiting/resolve.js";
 

@@ -1,4 +1,4 @@
-import type { AuditStore } from "./types.js";
+import type { AuditLog } from "./ports.js";
 import { summarizeRulesChange } from "../config/rules-diff.js";
 import { backoffMs } from "../domain/backoff.js";
 import type { RuleSet } from "../domain/rules.js";
@@ -9,7 +9,7 @@ import type { Metrics } from "../observability/metrics.js";
  * The audit rows of rules loads (actor `system`). A load takes effect whether or not the database
  * is up, so its row is kept, in order, and retried with capped backoff until written
  * (docs/audit-log.md, "Rules reloads"). A replica that loads the same rules as another writes no
- * second row: the store skips a digest equal to the last one audited, which also makes a retry
+ * second row: the audit log skips a digest equal to the last one audited, which also makes a retry
  * after an unknown commit outcome write the row exactly once.
  */
 export interface ReloadAudit {
@@ -22,7 +22,7 @@ export interface ReloadAudit {
 }
 
 export interface ReloadAuditOptions {
-  readonly audit: Pick<AuditStore, "recordRulesReload">;
+  readonly auditLog: Pick<AuditLog, "recordRulesReload">;
   readonly logger: Logger;
   readonly metrics: Pick<Metrics, "auditEvents" | "auditPending" | "auditUnrecorded">;
   /** Rows kept while the database is unreachable (default 100); beyond it loads are merged. */
@@ -105,7 +105,7 @@ class PendingReloads implements ReloadAudit {
   private async drain(): Promise<void> {
     for (let load = this.queue[0]; load !== undefined; load = this.queue[0]) {
       try {
-        const written = await this.options.audit.recordRulesReload(rowOf(load));
+        const written = await this.options.auditLog.recordRulesReload(rowOf(load));
         this.queue.shift();
         this.options.metrics.auditPending.set(this.queue.length);
         if (written) this.options.metrics.auditEvents.inc({ action: "rules.reload" });

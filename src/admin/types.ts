@@ -1,26 +1,8 @@
-import type { DescriptorEntry } from "../domain/rules.js";
-import type { Unit } from "../domain/units.js";
-
-/** A limit set by an operator for one exact descriptor; it wins over the rules. */
-export interface OverrideLimit {
-  readonly requestsPerUnit: number;
-  readonly unit: Unit;
-  /** Bucket capacity; undefined means requestsPerUnit. */
-  readonly burst: number | undefined;
-}
-
-export interface OverrideRecord {
-  readonly id: string;
-  readonly domain: string;
-  readonly entries: readonly DescriptorEntry[];
-  readonly limit: OverrideLimit;
-  readonly expiresAt: Date | undefined;
-  readonly reason: string;
-  /** `sub` of whoever set it last. */
-  readonly createdBy: string;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
-}
+/**
+ * The admin half's records: who acted, what an audit row holds, pages, and what verification and
+ * the startup chain check report. The ports that store them are in ports.ts; overrides themselves
+ * are domain types (domain/overrides.ts).
+ */
 
 /** Who did it: a JWT's claims, or the service itself (`sub: "system"`). */
 export interface Actor {
@@ -113,60 +95,4 @@ export interface ChainReport {
   readonly adopted?: string | undefined;
   /** With a key: the first row of an unsealed tail after the last seal (reported by verification). */
   readonly unsealedFrom?: string | undefined;
-}
-
-/**
- * Overrides and the audit log (Postgres, or embedded PGlite through the same SQL). Every change
- * and its audit row commit in one transaction. A database failure throws FloodgateError
- * UNAVAILABLE and changes nothing.
- */
-export interface AuditStore {
-  setOverride(input: {
-    domain: string;
-    entries: readonly DescriptorEntry[];
-    limit: OverrideLimit;
-    expiresAt: Date | undefined;
-    context: ChangeContext;
-  }): Promise<OverrideRecord>;
-  /** Returns the deleted override, or undefined if there was none (nothing is audited then). */
-  deleteOverride(input: {
-    domain: string;
-    entries: readonly DescriptorEntry[];
-    context: ChangeContext;
-  }): Promise<OverrideRecord | undefined>;
-  listOverrides(query: {
-    domain?: string;
-    pageSize: number;
-    pageToken?: string;
-  }): Promise<Page<OverrideRecord>>;
-  /** Active (not expired) overrides, for the in-memory table. */
-  loadActiveOverrides(): Promise<OverrideRecord[]>;
-  /** Deletes expired overrides, each with an `override.expire` row by the system actor. */
-  expireOverrides(): Promise<OverrideRecord[]>;
-  /**
-   * Takes the chain lock (so the database is known to be reachable), runs `reset`, then appends
-   * the `bucket.reset` row with its outcome (done, or failed and why) and commits. A failed reset
-   * is rethrown after its row is committed; when the database fails first, `reset` never runs.
-   */
-  resetBucket(
-    input: { domain: string; entries: readonly DescriptorEntry[]; context: ChangeContext },
-    reset: () => Promise<void>,
-  ): Promise<void>;
-  /** Audits a rules (re)load unless the digest equals the last audited one; true if a row was written. */
-  recordRulesReload(input: { digest: string; summary: unknown }): Promise<boolean>;
-  listAuditEvents(query: {
-    since?: Date;
-    until?: Date;
-    actor?: string;
-    action?: AuditAction;
-    pageSize: number;
-    pageToken?: string;
-  }): Promise<Page<AuditEvent>>;
-  /** One at a time per store: a second call while one runs is refused with UNAVAILABLE. */
-  verifyAuditLog(options?: VerifyOptions): Promise<VerifyResult>;
-  /** Once at startup, after migrations: seals the log on first use (with a key), and reports. */
-  prepareChain(): Promise<ChainReport>;
-  /** LISTEN for override changes from any replica; resolves to an unsubscribe function. */
-  onOverridesChanged(listener: () => void): Promise<() => Promise<void>>;
-  close(): Promise<void>;
 }

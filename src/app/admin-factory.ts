@@ -1,12 +1,11 @@
+import type { OpenedAdminDatabase } from "../admin/postgres/admin-database.js";
+import { openAdminDatabase } from "../admin/postgres/admin-database.js";
 import type { ChainKeys } from "../admin/postgres/chain-key.js";
 import { loadChainKeys } from "../admin/postgres/chain-key.js";
-import { createPgAuditStore } from "../admin/postgres/pg-audit-store.js";
 import type { AppendRefusal } from "../admin/postgres/pg-db.js";
-import { startEmbeddedPostgres } from "../admin/postgres/embedded.js";
-import { migrateDatabase } from "../admin/postgres/migrations.js";
 import { isFloodgateError } from "../domain/errors.js";
 import { startOverrideSync } from "../admin/override-sync.js";
-import type { AuditStore } from "../admin/types.js";
+import type { AuditLog } from "../admin/ports.js";
 import { createAuthenticator } from "../admin/auth/authenticator.js";
 import type { Authenticator } from "../admin/auth/types.js";
 import type { RulesHolder } from "../config/rules-holder.js";
@@ -24,7 +23,6 @@ import { createReloadAudit } from "../admin/rules-audit.js";
 export interface AdminHandle {
   readonly admin: AdminService;
   readonly authenticator: Authenticator;
-  readonly audit: AuditStore;
   /** Rules loads' audit rows, kept and retried while the database is unreachable. */
   readonly rulesAudit: ReloadAudit;
   readonly overrides: OverrideTable;
@@ -49,9 +47,9 @@ function reasonOf(err: unknown): string {
 }
 
 /** What deserves a line at startup: first-use sealing, a missing key, a role that can rewrite the log. */
-async function checkChain(audit: AuditStore, options: { logger: Logger; embedded: boolean }): Promise<void> {
+async function checkChain(auditLog: AuditLog, options: { logger: Logger; embedded: boolean }): Promise<void> {
   const { logger } = options;
-  const report = await audit.prepareChain();
+  const report = await auditLog.prepareChain();
   if (report.adopted !== undefined)
     logger.warn(
       { throughId: report.adopted },
@@ -79,17 +77,13 @@ async function checkChain(audit: AuditStore, options: { logger: Logger; embedded
  * migrations (and the chain check after them) are retried in the background, and admin calls
  * answer UNAVAILABLE until they succeed.
  */
-async function migrateOrRetry(
-  settings: Settings,
-  deps: { logger: Logger; databaseUrl: string; audit: AuditStore },
-): Promise<{ stop(): void }> {
-  const { logger, databaseUrl } = deps;
+async function migrateOrRetry(database: OpenedAdminDatabase, logger: Logger): Promise<{ stop(): void }> {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const migrateAndCheck = async (): Promise<void> => {
-    const result = await migrateDatabase({ connectionString: databaseUrl, schema: settings.databaseSchema });
+    const result = await database.migrate();
     logger.info({ applied: result.applied, version: result.version }, "database migrations done");
-    await checkChain(deps.audit, { logger, embedded: false });
+    await checkChain(database.auditLog, { logger, embedded: false });
   };
   const attempt = (): Promise<void> =>
     migrateAndCheck().catch((err: unknown) => {
@@ -110,10 +104,14 @@ async function migrateOrRetry(
   };
 }
 
-async function openStore(
+/**
+ * Postgres or embedded PGlite (openAdminDatabase decides). Embedded, in this process, must migrate
+ * now or the start fails; Postgres may be down and is migrated in the background (migrateOrRetry).
+ */
+async function openDatabase(
   settings: Settings,
   options: { logger: Logger; metrics: Metrics; chainKeys: ChainKeys | undefined },
-) {
+): Promise<{ database: OpenedAdminDatabase; stopMigrations: () => void }> {
   const { logger, chainKeys } = options;
   const onError = (err: unknown) => logger.warn({ reason: reasonOf(err) }, "audit store connection problem");
   const onAppendRefused = (refusal: AppendRefusal) => {
@@ -123,33 +121,30 @@ async function openStore(
       "audit append refused: the database handed back a row, or a chain before it, that Floodgate did not write; the change was not made (docs/audit-log.md, Seals)",
     );
   };
-  const schema = settings.databaseSchema;
-  const chain = { onAppendRefused, ...(chainKeys === undefined ? {} : { chainKeys }) };
-  if (settings.databaseUrl !== undefined) {
-    const audit = await createPgAuditStore({
-      connectionString: settings.databaseUrl,
-      schema,
-      migrate: false,
-      onError,
-      ...chain,
-    });
-    const migrations = await migrateOrRetry(settings, { logger, databaseUrl: settings.databaseUrl, audit });
-    return { audit, stop: () => Promise.resolve(migrations.stop()) };
-  }
-  logger.info(
-    { dataDir: settings.adminDataDir },
-    "DATABASE_URL is not set: overrides and audit log use embedded Postgres (PGlite)",
-  );
-  const embedded = await startEmbeddedPostgres({ dataDir: settings.adminDataDir });
-  const audit = await createPgAuditStore({
-    connectionString: embedded.connectionString,
-    schema,
-    ...embedded.storeOptions,
+  const onEmbeddedStart = (dataDir: string) =>
+    logger.info(
+      { dataDir },
+      "DATABASE_URL is not set: overrides and audit log use embedded Postgres (PGlite)",
+    );
+  const database = await openAdminDatabase(settings, {
+    migrate: false,
     onError,
-    ...chain,
+    onAppendRefused,
+    onEmbeddedStart,
+    ...(chainKeys === undefined ? {} : { chainKeys }),
   });
-  await checkChain(audit, { logger, embedded: true });
-  return { audit, stop: () => embedded.stop() };
+  if (database.source === "postgres") {
+    const migrations = await migrateOrRetry(database, logger);
+    return { database, stopMigrations: () => migrations.stop() };
+  }
+  try {
+    await database.migrate();
+    await checkChain(database.auditLog, { logger, embedded: true });
+  } catch (error) {
+    await database.close().catch(() => undefined);
+    throw error;
+  }
+  return { database, stopMigrations: () => undefined };
 }
 
 /** The chain key is read once, before anything opens: a bad file stops the start, naming the variable. */
@@ -173,12 +168,13 @@ export async function startAdmin(settings: Settings, deps: AdminDeps): Promise<A
       logger.warn(failure, "ADMIN_JWKS_URL fetch failed; backing off");
     },
   });
-  const { audit, stop: stopDatabase } = await openStore(settings, { logger, metrics, chainKeys });
-  const rulesAudit = createReloadAudit({ audit, logger, metrics });
+  const { database, stopMigrations } = await openDatabase(settings, { logger, metrics, chainKeys });
+  const { auditLog } = database;
+  const rulesAudit = createReloadAudit({ auditLog, logger, metrics });
   const overrides = new OverrideTable();
   let lastError = "";
   const sync = await startOverrideSync({
-    store: audit,
+    repository: database.overrides,
     apply: (records) => {
       overrides.replace(records);
       lastError = "";
@@ -191,7 +187,8 @@ export async function startAdmin(settings: Settings, deps: AdminDeps): Promise<A
     },
   });
   const admin = createAdminService({
-    audit,
+    overrideRepository: database.overrides,
+    auditLog,
     store: deps.store,
     rules: deps.rules,
     overrides,
@@ -202,15 +199,14 @@ export async function startAdmin(settings: Settings, deps: AdminDeps): Promise<A
   return {
     admin,
     authenticator,
-    audit,
     rulesAudit,
     overrides,
     status: () => (lastError === "" ? "ok" : "degraded"),
     close: async () => {
       await rulesAudit.close();
       await sync.stop();
-      await audit.close();
-      await stopDatabase();
+      stopMigrations();
+      await database.close();
     },
   };
 }

@@ -1,14 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import { RulesHolder } from "../config/rules-holder.js";
-import { formatIssue, loadRules } from "../config/rules-loader.js";
-import type { RuleIssue } from "../config/rules-loader.js";
-import { watchRules } from "../config/rules-watcher.js";
+import { loadRules } from "../config/rules-loader.js";
 import type { Settings } from "../config/settings.js";
 import { createStore } from "./store-factory.js";
 import type { AdminHandle } from "./admin-factory.js";
 import { startAdmin } from "./admin-factory.js";
 import { isClusterWorker } from "./workers.js";
-import type { RuleSet } from "../domain/rules.js";
+import { logRulesWarnings, startRulesReload } from "./rules-reload.js";
 import type { Logger } from "../observability/logger.js";
 import { createLogger } from "../observability/logger.js";
 import { createMetrics } from "../observability/metrics.js";
@@ -44,52 +42,6 @@ export interface StartOptions {
 
 function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-interface WatchDeps {
-  readonly rules: RulesHolder;
-  readonly metrics: Metrics;
-  readonly logger: Logger;
-  readonly admin: AdminHandle | undefined;
-}
-
-/** Rules loads are limit changes too: audited as `system`, kept and retried until written. */
-function auditRules(deps: WatchDeps, change: { previous: RuleSet | undefined; next: RuleSet }): void {
-  deps.admin?.rulesAudit.record(change);
-}
-
-/** A rules file loads, but something in it has no effect: one warn line per key, at each (re)load. */
-function logRulesWarnings(logger: Logger, warnings: readonly RuleIssue[]): void {
-  for (const warning of warnings) {
-    logger.warn({ file: warning.file, line: warning.line, path: warning.path }, formatIssue(warning));
-  }
-}
-
-/** Hot reload: a good change swaps the rules; a bad one is counted and logged, the old rules stay. */
-function watch(settings: Settings, deps: WatchDeps) {
-  const { rules, metrics, logger } = deps;
-  return watchRules({
-    path: settings.rulesPath,
-    load: { mergeDomains: settings.mergeDomainConfig },
-    initialDigest: rules.current().digest,
-    onReload: (next, warnings) => {
-      logRulesWarnings(logger, warnings);
-      auditRules(deps, { previous: rules.swap(next), next });
-      metrics.configReloads.inc({ result: "success" });
-      metrics.rulesLoaded.set(next.ruleCount);
-      logger.info(
-        { domains: [...next.domains.keys()], rules: next.ruleCount, digest: next.digest },
-        "rules reloaded",
-      );
-    },
-    onError: (err) => {
-      metrics.configReloads.inc({ result: "error" });
-      logger.error(
-        { err: err instanceof Error ? err.message : String(err) },
-        "rules reload failed; previous rules stay in force",
-      );
-    },
-  });
 }
 
 interface Listeners {
@@ -241,9 +193,7 @@ async function start(settings: Settings, parts: { logger: Logger; opened: CloseS
   opened.push(() => void (draining = true));
   const deps = { limiter, checkLimit, health, admin, logger, metrics, tls };
   const listeners = await listen(settings, deps, bound);
-  const watchDeps = { rules, metrics, logger, admin };
-  auditRules(watchDeps, { previous: undefined, next: rules.current() });
-  const watcher = watch(settings, watchDeps);
+  const watcher = startRulesReload(settings, { rules, metrics, logger, rulesAudit: admin?.rulesAudit });
   opened.push(() => watcher.close());
   logger.info(startupLine(settings, { listeners, store, rules }), "floodgate started");
   return {

@@ -5,8 +5,9 @@
  * written.
  */
 import { describe, expect, it } from "vitest";
-import { createPgAuditStore } from "../../src/admin/postgres/pg-audit-store.js";
-import type { AuditAction, AuditStore } from "../../src/admin/types.js";
+import type { AdminDatabase } from "../../src/admin/postgres/admin-database.js";
+import { connectAdminDatabase } from "../../src/admin/postgres/admin-database.js";
+import type { AuditAction } from "../../src/admin/types.js";
 import type { BucketId } from "../../src/domain/bucket.js";
 import { loadRulesFromText } from "../../src/config/rules-loader.js";
 import { createAdminService } from "../../src/admin/admin-service.js";
@@ -26,12 +27,13 @@ const ctx = {
   requestId: "req-1",
 };
 
-function service(audit: AuditStore, options: { failReset?: () => Promise<void> } = {}) {
+function service(database: AdminDatabase, options: { failReset?: () => Promise<void> } = {}) {
   const memory = createMemoryStore({ maxBuckets: 100 });
   const resets: BucketId[] = [];
   const audited: AuditAction[] = [];
   const admin = createAdminService({
-    audit,
+    overrideRepository: database.overrides,
+    auditLog: database.auditLog,
     store: {
       peek: (bucket) => memory.peek(bucket),
       reset: async (bucket) => {
@@ -63,7 +65,7 @@ const resetRows = (user: string) =>
 
 describe("ResetBucket and its audit row", () => {
   it("records a reset that ran as done", async () => {
-    const s = service(fx.store);
+    const s = service(fx.database);
     await s.reset("done-user");
     expect(s.resets).toEqual([{ domain: "edge", entries: [{ key: "user", value: "done-user" }] }]);
     expect(await resetRows("done-user")).toEqual([{ after: { result: "done" } }]);
@@ -71,7 +73,9 @@ describe("ResetBucket and its audit row", () => {
   });
 
   it("records a reset whose store call fails as failed, and the caller gets the error", async () => {
-    const s = service(fx.store, { failReset: () => Promise.reject(new Error("connection reset by peer")) });
+    const s = service(fx.database, {
+      failReset: () => Promise.reject(new Error("connection reset by peer")),
+    });
     await expect(s.reset("failing-user")).rejects.toMatchObject({
       code: "UNAVAILABLE",
       message: "rate limit store unavailable",
@@ -85,7 +89,10 @@ describe("ResetBucket and its audit row", () => {
 
   it("does not reset while the database is unreachable", async () => {
     const down = `postgres://nobody@127.0.0.1:${await freePort()}/none`;
-    const audit = await createPgAuditStore({ connectionString: down, schema: "floodgate", migrate: false });
+    const audit = await connectAdminDatabase(
+      { connectionString: down, notifications: "listen" },
+      { schema: "floodgate", migrate: false },
+    );
     try {
       const s = service(audit);
       await expect(s.reset("unreached-user")).rejects.toMatchObject({
@@ -101,7 +108,7 @@ describe("ResetBucket and its audit row", () => {
 
   it("says so in the logged detail when the row is lost after a reset that ran (the window left)", async () => {
     const role = await fx.db.appRole(fx.schema);
-    const audit = await fx.db.store({ connectionString: asUser(fx.postgres.url, role), schema: fx.schema });
+    const audit = await fx.db.connect({ connectionString: asUser(fx.postgres.url, role), schema: fx.schema });
     // The database connection dies while the reset runs: the reset is done, its row is not.
     const s = service(audit, {
       failReset: async () => {

@@ -1,19 +1,20 @@
 /**
  * The embedded default: PGlite in a data directory, served by its socket server, with the same
- * store code as Postgres. Migrations, overrides and their audit rows, the chain, local change
- * notifications, the data dir lock, and persistence across a restart.
+ * code as Postgres, reached through startDatabaseTarget as `serve` and `migrate` reach it.
+ * Migrations, overrides and their audit rows, the chain, local change notifications, the data dir
+ * lock, and persistence across a restart.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { EmbeddedPostgres } from "../../src/admin/postgres/embedded.js";
-import { startEmbeddedPostgres } from "../../src/admin/postgres/embedded.js";
+import type { AdminDatabase, AdminDatabaseOptions } from "../../src/admin/postgres/admin-database.js";
+import { connectAdminDatabase, openAdminDatabase } from "../../src/admin/postgres/admin-database.js";
+import type { DatabaseTarget } from "../../src/admin/postgres/database-target.js";
+import { startDatabaseTarget } from "../../src/admin/postgres/database-target.js";
 import { runMigrations } from "../../src/admin/postgres/migrations.js";
-import { openAuditStore } from "../../src/admin/postgres/open.js";
 import { startOverrideSync } from "../../src/admin/override-sync.js";
-import { createPgAuditStore } from "../../src/admin/postgres/pg-audit-store.js";
-import type { AuditStore, OverrideRecord } from "../../src/admin/types.js";
+import type { OverrideRecord } from "../../src/domain/overrides.js";
 import pg from "pg";
 import { parseChainKeys } from "../../src/admin/postgres/chain-key.js";
 import type { ChainRow } from "../../src/admin/postgres/chain-row.js";
@@ -26,24 +27,23 @@ const SCHEMA = "floodgate";
 
 let dir: string;
 let dataDir: string;
-let embedded: EmbeddedPostgres | undefined;
-let store: AuditStore | undefined;
+let target: DatabaseTarget | undefined;
+let database: AdminDatabase | undefined;
 
-/** Without embedded.storeOptions: the store must recognise the embedded server by itself. */
-async function open(): Promise<AuditStore> {
-  embedded = await startEmbeddedPostgres({ dataDir });
-  store = await createPgAuditStore({
-    connectionString: embedded.connectionString,
-    schema: SCHEMA,
-  });
-  return store;
+const settings = () => ({ databaseUrl: undefined, databaseSchema: SCHEMA, adminDataDir: dataDir });
+
+/** PGlite started as `serve` starts it, connected as it asks (one connection, local notifications). */
+async function open(options: AdminDatabaseOptions = { schema: SCHEMA }): Promise<AdminDatabase> {
+  target = await startDatabaseTarget(settings());
+  database = await connectAdminDatabase(target.connection, options);
+  return database;
 }
 
 async function shut(): Promise<void> {
-  await store?.close();
-  await embedded?.stop();
-  store = undefined;
-  embedded = undefined;
+  await database?.close();
+  await target?.stop();
+  database = undefined;
+  target = undefined;
 }
 
 beforeAll(async () => {
@@ -59,9 +59,13 @@ afterAll(async () => {
 describe("embedded PGlite", () => {
   it("runs migrations, overrides with audit rows, verification and local notifications", async () => {
     const s = await open();
+    expect(target).toMatchObject({
+      source: "embedded",
+      connection: { pool: { max: 1 }, notifications: "local" },
+    });
     let heard = 0;
-    await s.onOverridesChanged(() => heard++);
-    const set = await s.setOverride({
+    await s.overrides.onOverridesChanged(() => heard++);
+    const set = await s.overrides.setOverride({
       domain: "e",
       entries: user("a"),
       limit: LIMIT,
@@ -73,7 +77,7 @@ describe("embedded PGlite", () => {
     // The pool has one connection: concurrent calls queue on it.
     await Promise.all(
       ["b", "c", "d"].map((v) =>
-        s.setOverride({
+        s.overrides.setOverride({
           domain: "e",
           entries: user(v),
           limit: LIMIT,
@@ -82,13 +86,15 @@ describe("embedded PGlite", () => {
         }),
       ),
     );
-    expect((await s.listOverrides({ domain: "e", pageSize: 2 })).items).toHaveLength(2);
-    expect(await s.deleteOverride({ domain: "e", entries: user("d"), context: ctx("carol") })).toMatchObject({
+    expect((await s.overrides.listOverrides({ domain: "e", pageSize: 2 })).items).toHaveLength(2);
+    expect(
+      await s.overrides.deleteOverride({ domain: "e", entries: user("d"), context: ctx("carol") }),
+    ).toMatchObject({
       domain: "e",
     });
-    expect(await s.recordRulesReload({ digest: "abc", summary: { domains: ["e"] } })).toBe(true);
-    expect(await s.recordRulesReload({ digest: "abc", summary: { domains: ["e"] } })).toBe(false);
-    const events = (await s.listAuditEvents({ pageSize: 50 })).items;
+    expect(await s.auditLog.recordRulesReload({ digest: "abc", summary: { domains: ["e"] } })).toBe(true);
+    expect(await s.auditLog.recordRulesReload({ digest: "abc", summary: { domains: ["e"] } })).toBe(false);
+    const events = (await s.auditLog.listAuditEvents({ pageSize: 50 })).items;
     expect(events.map((e) => e.action)).toEqual([
       "rules.reload",
       "override.delete",
@@ -97,21 +103,21 @@ describe("embedded PGlite", () => {
       "override.set",
       "override.set",
     ]);
-    expect(await s.verifyAuditLog()).toMatchObject({ ok: true, checked: 6, firstBroken: undefined });
+    expect(await s.auditLog.verifyAuditLog()).toMatchObject({ ok: true, checked: 6, firstBroken: undefined });
   });
 
   it("applies changes and expiries through override sync", async () => {
-    const s = store!;
+    const s = database!;
     let table: OverrideRecord[] = [];
     const sync = await startOverrideSync({
-      store: s,
+      repository: s.overrides,
       apply: (r) => (table = r),
       resyncMs: 60_000,
       sweepMs: 200,
       onError: () => undefined,
     });
     try {
-      await s.setOverride({
+      await s.overrides.setOverride({
         domain: "e",
         entries: user("x"),
         limit: LIMIT,
@@ -123,11 +129,13 @@ describe("embedded PGlite", () => {
     } finally {
       await sync.stop();
     }
-    expect((await s.listAuditEvents({ action: "override.expire", pageSize: 5 })).items).toHaveLength(1);
+    expect((await s.auditLog.listAuditEvents({ action: "override.expire", pageSize: 5 })).items).toHaveLength(
+      1,
+    );
   });
 
   it("refuses a second opener of the same data directory", async () => {
-    await expect(startEmbeddedPostgres({ dataDir })).rejects.toMatchObject({
+    await expect(startDatabaseTarget(settings())).rejects.toMatchObject({
       code: "UNAVAILABLE",
       message: "embedded database in use",
     });
@@ -135,43 +143,33 @@ describe("embedded PGlite", () => {
 
   it("persists across a restart on the same data directory", async () => {
     await shut();
-    const migrated = await runMigrations({
-      databaseUrl: undefined,
-      databaseSchema: SCHEMA,
-      adminDataDir: dataDir,
-    });
+    const migrated = await runMigrations(settings());
     expect(migrated).toEqual({ applied: [], version: 2, target: "embedded" });
-    const { store: reopened, source } = await openAuditStore({
-      settings: { databaseUrl: undefined, databaseSchema: SCHEMA, adminDataDir: dataDir },
-    });
+    const reopened = await openAdminDatabase(settings());
+    const { source } = reopened;
     try {
       expect(source).toBe("embedded");
-      const values = (await reopened.loadActiveOverrides()).map((o) => o.entries[0]!.value);
+      const values = (await reopened.overrides.loadActiveOverrides()).map((o) => o.entries[0]!.value);
       expect(values.sort()).toEqual(["a", "b", "c"]);
-      expect(await reopened.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 8 });
-      await reopened.setOverride({
+      expect(await reopened.auditLog.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 8 });
+      await reopened.overrides.setOverride({
         domain: "e",
         entries: user("z"),
         limit: LIMIT,
         expiresAt: undefined,
         context: ctx("dave"),
       });
-      expect(await reopened.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 9 });
+      expect(await reopened.auditLog.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 9 });
     } finally {
       await reopened.close();
     }
   });
 
   it("seals with the chain key and computes the chain as PGlite's Postgres writes it", async () => {
-    embedded = await startEmbeddedPostgres({ dataDir });
-    store = await createPgAuditStore({
-      connectionString: embedded.connectionString,
-      schema: SCHEMA,
-      chainKeys: KEYS,
-    });
-    expect(await store.prepareChain()).toMatchObject({ adopted: expect.any(String) });
-    await writeAwkwardRows(store);
-    const client = new pg.Client(embedded.connectionString);
+    const opened = await open({ schema: SCHEMA, chainKeys: KEYS });
+    expect(await opened.auditLog.prepareChain()).toMatchObject({ adopted: expect.any(String) });
+    await writeAwkwardRows(opened);
+    const client = new pg.Client(target!.connection.connectionString);
     await client.connect();
     try {
       expect(
@@ -183,7 +181,7 @@ describe("embedded PGlite", () => {
     } finally {
       await client.end();
     }
-    expect(await store.verifyAuditLog({ full: true })).toMatchObject({
+    expect(await opened.auditLog.verifyAuditLog({ full: true })).toMatchObject({
       ok: true,
       checked: 13,
       sealsVerified: true,

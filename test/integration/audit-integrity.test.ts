@@ -5,7 +5,7 @@
  */
 import pg from "pg";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { AuditStore } from "../../src/admin/types.js";
+import type { AuditLog } from "../../src/admin/ports.js";
 import { sleep } from "../harness/processes.js";
 import { LIMIT, asUser, ctx, useAuditFixture, user, noop } from "./support/audit-db.js";
 
@@ -14,14 +14,14 @@ const fx = useAuditFixture();
 describe("append-only audit_events", () => {
   beforeAll(async () => {
     const context = ctx("writer");
-    await fx.store.setOverride({
+    await fx.overrides.setOverride({
       domain: "ao",
       entries: user("w"),
       limit: LIMIT,
       expiresAt: undefined,
       context,
     });
-    await fx.store.resetBucket({ domain: "ao", entries: user("w"), context }, noop);
+    await fx.auditLog.resetBucket({ domain: "ao", entries: user("w"), context }, noop);
   });
 
   const attempts = (s: string) => [
@@ -51,22 +51,25 @@ describe("append-only audit_events", () => {
       `insert into "${fx.schema}".audit_events (id, at, actor_sub, actor_iss, action, prev_hash, hash)
        values (999, '2000-01-01', 'forger', 'x', 'bucket.reset', repeat('a', 64), repeat('b', 64))`,
     );
-    const [row] = (await fx.store.listAuditEvents({ actor: "forger", pageSize: 1 })).items;
+    const [row] = (await fx.auditLog.listAuditEvents({ actor: "forger", pageSize: 1 })).items;
     expect(row!.id).not.toBe("999");
     expect(row!.at.getFullYear()).toBeGreaterThan(2000);
     expect(row!.hash).not.toBe("b".repeat(64));
-    expect(await fx.store.verifyAuditLog()).toMatchObject({ ok: true });
+    expect(await fx.auditLog.verifyAuditLog()).toMatchObject({ ok: true });
   });
 });
 
 describe("hash chain", () => {
-  async function chainWithRows(n: number): Promise<{ schema: string; store: AuditStore; ids: string[] }> {
+  async function chainWithRows(n: number): Promise<{ schema: string; auditLog: AuditLog; ids: string[] }> {
     const tamperSchema = await fx.db.freshSchema();
-    const s = await fx.db.store({ schema: tamperSchema });
+    const s = await fx.db.connect({ schema: tamperSchema });
     for (let i = 0; i < n; i++)
-      await s.resetBucket({ domain: "chain", entries: user(`c${i}`), context: ctx("chainer") }, noop);
-    const ids = (await s.listAuditEvents({ pageSize: 100 })).items.map((e) => e.id).reverse();
-    return { schema: tamperSchema, store: s, ids };
+      await s.auditLog.resetBucket(
+        { domain: "chain", entries: user(`c${i}`), context: ctx("chainer") },
+        noop,
+      );
+    const ids = (await s.auditLog.listAuditEvents({ pageSize: 100 })).items.map((e) => e.id).reverse();
+    return { schema: tamperSchema, auditLog: s.auditLog, ids };
   }
 
   async function tamper(s: string, sql: string, params: unknown[]): Promise<void> {
@@ -79,7 +82,7 @@ describe("hash chain", () => {
   }
 
   it("verifies an intact log, written under a non-UTC session time zone", async () => {
-    expect(await fx.store.verifyAuditLog({ full: true })).toMatchObject({
+    expect(await fx.auditLog.verifyAuditLog({ full: true })).toMatchObject({
       ok: true,
       checked: await fx.auditCount(),
       firstBroken: undefined,
@@ -94,13 +97,13 @@ describe("hash chain", () => {
 
   it("names the row whose content was edited behind the triggers' back", async () => {
     const chain = await chainWithRows(5);
-    expect(await chain.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 5 });
+    expect(await chain.auditLog.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 5 });
     await tamper(
       chain.schema,
       `update "${chain.schema}".audit_events set reason = 'nothing to see' where id = $1`,
       [chain.ids[2]],
     );
-    const result = await chain.store.verifyAuditLog({ full: true });
+    const result = await chain.auditLog.verifyAuditLog({ full: true });
     expect(result).toMatchObject({ ok: false, checked: 3, firstBroken: { id: chain.ids[2] } });
     expect(result.firstBroken!.problem).toMatch(/hash mismatch/);
   });
@@ -108,7 +111,7 @@ describe("hash chain", () => {
   it("names the row after a deleted one (broken link)", async () => {
     const chain = await chainWithRows(5);
     await tamper(chain.schema, `delete from "${chain.schema}".audit_events where id = $1`, [chain.ids[1]]);
-    const result = await chain.store.verifyAuditLog({ full: true });
+    const result = await chain.auditLog.verifyAuditLog({ full: true });
     expect(result.firstBroken?.id).toBe(chain.ids[2]);
     expect(result.firstBroken!.problem).toMatch(/broken link/);
     expect(result.firstBroken!.problem).not.toMatch(/hash mismatch/);
@@ -125,7 +128,7 @@ describe("hash chain", () => {
       `update ${s}.audit_events e set hash = ${s}.audit_event_hash(e) where id = $1`,
       [chain.ids[1]],
     );
-    const result = await chain.store.verifyAuditLog({ full: true });
+    const result = await chain.auditLog.verifyAuditLog({ full: true });
     expect(result.firstBroken).toMatchObject({
       id: chain.ids[2],
       problem: expect.stringMatching(/broken link/),
@@ -136,7 +139,10 @@ describe("hash chain", () => {
 describe("failures", () => {
   it("a connection lost mid-transaction rejects with UNAVAILABLE, writes nothing, and the store recovers", async () => {
     const role = await fx.db.appRole(fx.schema);
-    const victim = await fx.db.store({ connectionString: asUser(fx.postgres.url, role), schema: fx.schema });
+    const victim = await fx.db.connect({
+      connectionString: asUser(fx.postgres.url, role),
+      schema: fx.schema,
+    });
     const holder = await fx.db.admin.connect();
     const input = {
       domain: "lost",
@@ -148,7 +154,7 @@ describe("failures", () => {
     try {
       await holder.query("begin");
       await holder.query(`select "${fx.schema}".audit_lock()`);
-      const pending = victim.setOverride(input).catch((e: unknown) => e);
+      const pending = victim.overrides.setOverride(input).catch((e: unknown) => e);
       let waiting: unknown[] = [];
       for (let i = 0; i < 100 && waiting.length === 0; i++) {
         await sleep(20);
@@ -165,7 +171,7 @@ describe("failures", () => {
       holder.release();
     }
     expect(await fx.auditCount(`domain = 'lost'`)).toBe(0);
-    await victim.setOverride(input);
+    await victim.overrides.setOverride(input);
     expect(await fx.auditCount(`domain = 'lost'`)).toBe(1);
   });
 });

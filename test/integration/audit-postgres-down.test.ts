@@ -4,10 +4,11 @@
  * Postgres is back the same store works again and the table catches up.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPgAuditStore } from "../../src/admin/postgres/pg-audit-store.js";
+import type { AdminDatabase } from "../../src/admin/postgres/admin-database.js";
+import { connectAdminDatabase } from "../../src/admin/postgres/admin-database.js";
 import type { OverrideSync } from "../../src/admin/override-sync.js";
 import { startOverrideSync } from "../../src/admin/override-sync.js";
-import type { AuditStore, OverrideRecord } from "../../src/admin/types.js";
+import type { OverrideRecord } from "../../src/domain/overrides.js";
 import { FloodgateError } from "../../src/domain/errors.js";
 import type { PrivatePostgres } from "../harness/postgres.js";
 import { startLocalPostgres } from "../harness/postgres.js";
@@ -18,7 +19,7 @@ const LIMIT = { requestsPerUnit: 1, unit: "second", burst: undefined } as const;
 const PASSWORD = "s3cret-never-logged";
 
 let postgres: PrivatePostgres;
-let store: AuditStore;
+let database: AdminDatabase;
 let sync: OverrideSync;
 let table: OverrideRecord[] = [];
 const errors: unknown[] = [];
@@ -29,14 +30,12 @@ beforeAll(async () => {
   postgres = await startLocalPostgres();
   const url = new URL(postgres.url);
   url.password = PASSWORD; // trust auth ignores it; it must still never show up in an error
-  store = await createPgAuditStore({
-    connectionString: url.toString(),
-    schema: "floodgate",
-    pool: { max: 2 },
-    onError: (e) => errors.push(e),
-  });
+  database = await connectAdminDatabase(
+    { connectionString: url.toString(), pool: { max: 2 }, notifications: "listen" },
+    { schema: "floodgate", onError: (e) => errors.push(e) },
+  );
   sync = await startOverrideSync({
-    store,
+    repository: database.overrides,
     apply: (records) => (table = records),
     resyncMs: 300,
     sweepMs: 200,
@@ -46,13 +45,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sync?.stop();
-  await store?.close();
+  await database?.close();
   await postgres?.stop();
 });
 
 describe("with Postgres stopped", () => {
   it("fails admin writes fast with UNAVAILABLE, writes nothing, and recovers without a new store", async () => {
-    await store.setOverride({
+    await database.overrides.setOverride({
       domain: "d",
       entries: user("before"),
       limit: LIMIT,
@@ -63,7 +62,7 @@ describe("with Postgres stopped", () => {
 
     await postgres.stopServer();
     const started = Date.now();
-    const error = await store
+    const error = await database.overrides
       .setOverride({
         domain: "d",
         entries: user("during"),
@@ -78,9 +77,10 @@ describe("with Postgres stopped", () => {
     expect((error as FloodgateError).detail).toBeTruthy();
     expect((error as FloodgateError).detail).not.toContain(PASSWORD);
     for (const call of [
-      () => store.deleteOverride({ domain: "d", entries: user("before"), context: ctx("ops") }),
-      () => store.resetBucket({ domain: "d", entries: user("before"), context: ctx("ops") }, noop),
-      () => store.listAuditEvents({ pageSize: 10 }),
+      () => database.overrides.deleteOverride({ domain: "d", entries: user("before"), context: ctx("ops") }),
+      () =>
+        database.auditLog.resetBucket({ domain: "d", entries: user("before"), context: ctx("ops") }, noop),
+      () => database.auditLog.listAuditEvents({ pageSize: 10 }),
     ]) {
       await expect(call()).rejects.toMatchObject({ code: "UNAVAILABLE" });
     }
@@ -93,7 +93,7 @@ describe("with Postgres stopped", () => {
     expect(inTable("before")).toBe(true);
 
     await postgres.startServer();
-    await store.setOverride({
+    await database.overrides.setOverride({
       domain: "d",
       entries: user("after"),
       limit: LIMIT,
@@ -103,11 +103,11 @@ describe("with Postgres stopped", () => {
     await within(2000, () => inTable("after"));
     expect(inTable("before")).toBe(true);
 
-    const events = (await store.listAuditEvents({ pageSize: 50 })).items;
+    const events = (await database.auditLog.listAuditEvents({ pageSize: 50 })).items;
     expect(events.map((e) => `${e.action} ${JSON.stringify(e.target)}`)).toEqual([
       `override.set ${JSON.stringify({ domain: "d", entries: user("after") })}`,
       `override.set ${JSON.stringify({ domain: "d", entries: user("before") })}`,
     ]);
-    expect(await store.verifyAuditLog()).toMatchObject({ ok: true, checked: 2 });
+    expect(await database.auditLog.verifyAuditLog()).toMatchObject({ ok: true, checked: 2 });
   });
 });

@@ -10,7 +10,8 @@ import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { ChainKeys } from "../../src/admin/postgres/chain-key.js";
 import { parseChainKeys } from "../../src/admin/postgres/chain-key.js";
-import type { AuditStore } from "../../src/admin/types.js";
+import type { AdminDatabase } from "../../src/admin/postgres/admin-database.js";
+import type { AuditLog } from "../../src/admin/ports.js";
 import { migrate, MIGRATIONS } from "../../src/admin/postgres/migrations.js";
 import { checkRow, GENESIS_POSITION } from "../../src/admin/postgres/verify-checks.js";
 import { appendRows, longestStall, sealAll } from "../harness/audit-rows.js";
@@ -38,12 +39,13 @@ interface Chain {
   readonly ownerUrl: string;
   readonly appUrl: string;
   readonly ids: string[];
-  /** A store on the application role, with the key unless `keys: undefined` was asked for. */
-  readonly store: AuditStore;
-  /** Appends the stores refused, as they reported them (logged as errors by `serve`). */
+  /** Connected as the application role, with the key unless `keys: undefined` was asked for. */
+  readonly database: AdminDatabase;
+  readonly auditLog: AuditLog;
+  /** Appends the audit logs refused, as they reported them (logged as errors by `serve`). */
   readonly refusals: { id: string; problem: string }[];
-  storeWith(keys: ChainKeys | undefined): Promise<AuditStore>;
-  append(n: number, store?: AuditStore): Promise<void>;
+  connectWith(keys: ChainKeys | undefined): Promise<AdminDatabase>;
+  append(n: number, database?: AdminDatabase): Promise<void>;
   /** As the owner, in one transaction with the triggers off (they are on again at commit). */
   asOwner(sql: string): Promise<void>;
 }
@@ -56,19 +58,19 @@ async function chain(
   const s = `"${schema}"`;
   const appUrl = asUser(fx.postgres.url, await fx.db.appRole(schema));
   const refusals: { id: string; problem: string }[] = [];
-  const storeWith = (keys: ChainKeys | undefined) =>
-    fx.db.store({
+  const connectWith = (keys: ChainKeys | undefined) =>
+    fx.db.connect({
       connectionString: appUrl,
       schema,
       migrate: false,
       onAppendRefused: (refusal) => refusals.push(refusal),
       ...(keys === undefined ? {} : { chainKeys: keys }),
     });
-  const store = await storeWith(options.keys);
+  const database = await connectWith(options.keys);
   const ids: string[] = [];
-  const append = async (n: number, on = store) => {
+  const append = async (n: number, on = database) => {
     for (let i = 0; i < n; i++)
-      await on.resetBucket(
+      await on.auditLog.resetBucket(
         { domain: "seal", entries: user(`s${ids.length + i}`), context: ctx("sealer") },
         noop,
       );
@@ -91,7 +93,8 @@ async function chain(
       await client.end();
     }
   };
-  return { schema, s, ownerUrl, appUrl, ids, store, refusals, storeWith, append, asOwner };
+  const { auditLog } = database;
+  return { schema, s, ownerUrl, appUrl, ids, database, auditLog, refusals, connectWith, append, asOwner };
 }
 
 /** Recomputes every prev_hash and hash in id order with the schema's own function, as an owner could. */
@@ -111,9 +114,9 @@ end $$;`;
 describe("the chain as Floodgate computes it", () => {
   it("matches the database's own content and hash for awkward text and numbers, and verifies", async () => {
     const c = await chain(0);
-    await writeAwkwardRows(c.store);
+    await writeAwkwardRows(c.database);
     expect(await chainTextMismatches((sql) => fx.db.query(sql), c.schema)).toEqual([]);
-    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, checked: 4, sealsVerified: true });
+    expect(await c.auditLog.verifyAuditLog()).toMatchObject({ ok: true, checked: 4, sealsVerified: true });
   });
 
   it("migration 2 applies to a schema at version 1, which keeps its rows and verifies", async () => {
@@ -135,19 +138,23 @@ describe("the chain as Floodgate computes it", () => {
     } finally {
       await client.end();
     }
-    const store = await fx.db.store({ schema, chainKeys: KEYS });
-    expect(await store.prepareChain()).toMatchObject({ adopted: "1" });
-    expect(await store.verifyAuditLog()).toMatchObject({ ok: true, checked: 1, trustedThrough: { id: "1" } });
+    const { auditLog } = await fx.db.connect({ schema, chainKeys: KEYS });
+    expect(await auditLog.prepareChain()).toMatchObject({ adopted: "1" });
+    expect(await auditLog.verifyAuditLog()).toMatchObject({
+      ok: true,
+      checked: 1,
+      trustedThrough: { id: "1" },
+    });
   });
 });
 
 describe("a rewrite by the tables' owner, chain recomputed with the database's own function", () => {
   it("with the key: an edited row is named", async () => {
     const c = await chain(5);
-    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, checked: 5, sealsVerified: true });
+    expect(await c.auditLog.verifyAuditLog()).toMatchObject({ ok: true, checked: 5, sealsVerified: true });
     await c.asOwner(`update ${c.s}.audit_events set reason = 'nothing happened' where id = ${c.ids[2]};
                      ${recomputeChain(c.s)}`);
-    const result = await c.store.verifyAuditLog({ full: true });
+    const result = await c.auditLog.verifyAuditLog({ full: true });
     expect(result).toMatchObject({ ok: false, firstBroken: { id: c.ids[2] } });
     expect(result.firstBroken!.problem).toMatch(/^seal mismatch/);
   });
@@ -155,12 +162,12 @@ describe("a rewrite by the tables' owner, chain recomputed with the database's o
   it("with the key: a row deleted in the middle is named, with or without its seal", async () => {
     const c = await chain(5);
     await c.asOwner(`delete from ${c.s}.audit_events where id = ${c.ids[1]}; ${recomputeChain(c.s)}`);
-    expect((await c.store.verifyAuditLog({ full: true })).firstBroken).toEqual({
+    expect((await c.auditLog.verifyAuditLog({ full: true })).firstBroken).toEqual({
       id: c.ids[1],
       problem: expect.stringMatching(/^row deleted: its seal remains/),
     });
     await c.asOwner(`delete from ${c.s}.audit_seals where event_id = ${c.ids[1]}`);
-    expect((await c.store.verifyAuditLog({ full: true })).firstBroken).toEqual({
+    expect((await c.auditLog.verifyAuditLog({ full: true })).firstBroken).toEqual({
       id: c.ids[2],
       problem: expect.stringMatching(/^seal mismatch/),
     });
@@ -171,17 +178,17 @@ describe("a rewrite by the tables' owner, chain recomputed with the database's o
     await c.asOwner(`delete from ${c.s}.audit_seals where event_id >= ${c.ids[3]};
                      update ${c.s}.audit_events set reason = 'rewritten' where id >= ${c.ids[3]};
                      ${recomputeChain(c.s)}`);
-    expect((await c.store.verifyAuditLog({ full: true })).firstBroken).toEqual({
+    expect((await c.auditLog.verifyAuditLog({ full: true })).firstBroken).toEqual({
       id: c.ids[3],
       problem: expect.stringMatching(/^not sealed/),
     });
     // Floodgate does not seal on top of them: the next append is refused, the gap stays reported.
     await expect(c.append(1)).rejects.toMatchObject({ code: "UNAVAILABLE" });
     expect(c.refusals[0]?.problem).toMatch(new RegExp(`^row ${c.ids[4]} before it: not sealed`));
-    expect((await c.store.verifyAuditLog({ full: true })).firstBroken?.id).toBe(c.ids[3]);
+    expect((await c.auditLog.verifyAuditLog({ full: true })).firstBroken?.id).toBe(c.ids[3]);
     // Every seal removed: nothing is vouched for until a replica with the key starts again.
     await c.asOwner(`delete from ${c.s}.audit_seals`);
-    expect((await c.store.verifyAuditLog({ full: true })).firstBroken).toEqual({
+    expect((await c.auditLog.verifyAuditLog({ full: true })).firstBroken).toEqual({
       id: c.ids[0],
       problem: expect.stringMatching(/^no row is sealed/),
     });
@@ -192,7 +199,7 @@ describe("a rewrite by the tables' owner, chain recomputed with the database's o
     await c.asOwner(`update ${c.s}.audit_events set reason = 'nothing happened' where id = ${c.ids[2]};
                      delete from ${c.s}.audit_events where id = ${c.ids[3]};
                      ${recomputeChain(c.s)}`);
-    const result = await c.store.verifyAuditLog({ full: true });
+    const result = await c.auditLog.verifyAuditLog({ full: true });
     expect(result).toMatchObject({ ok: true, checked: 4, sealsVerified: false });
     expect(result.notes.join("\n")).toMatch(
       /no AUDIT_CHAIN_KEY_FILE.*recomputes the hash chain would not be seen/,
@@ -202,8 +209,8 @@ describe("a rewrite by the tables' owner, chain recomputed with the database's o
   it("a key that did not seal a row does not verify it; a rotated file (new key first) does", async () => {
     const c = await chain(2);
     const other = parseChainKeys(newKey());
-    const stranger = await c.storeWith(other);
-    const result = await stranger.verifyAuditLog({ full: true });
+    const stranger = await c.connectWith(other);
+    const result = await stranger.auditLog.verifyAuditLog({ full: true });
     expect(result.firstBroken).toEqual({
       id: c.ids[0],
       problem: `sealed with key ${KEYS.current.id}, which is not in AUDIT_CHAIN_KEY_FILE`,
@@ -212,9 +219,9 @@ describe("a rewrite by the tables' owner, chain recomputed with the database's o
     const rotated = parseChainKeys(
       `${newKey()}\n# retired, still verifies\n${KEYS.current.secret.toString()}\n`,
     );
-    const rotatedStore = await c.storeWith(rotated);
-    await c.append(2, rotatedStore);
-    expect(await rotatedStore.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 4 });
+    const rotatedDb = await c.connectWith(rotated);
+    await c.append(2, rotatedDb);
+    expect(await rotatedDb.auditLog.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 4 });
     const keyIds = await fx.db.query<{ key_id: string }>(
       `select key_id from ${c.s}.audit_seals order by event_id`,
     );
@@ -280,7 +287,7 @@ const eventIds = async (c: Chain): Promise<string[]> =>
 describe("Floodgate seals only the row it sent, after a row whose seal verifies", () => {
   it("an owner's trigger that hands back staged rows gets them refused, not sealed (the sealing oracle)", async () => {
     const c = await chain(5);
-    const exported = (await c.store.verifyAuditLog({ full: true })).head!;
+    const exported = (await c.auditLog.verifyAuditLog({ full: true })).head!;
     const restore = await forgeTrigger(
       c,
       `declare f record; last_hash text;
@@ -315,7 +322,7 @@ describe("Floodgate seals only the row it sent, after a row whose seal verifies"
         select 'd', jsonb_build_array(jsonb_build_object('key', 'k', 'value', 'v' || g)), 1, 'second',
                now() - interval '1 minute', 'x', 'x' from generate_series(1, 3) g;`);
     // The periodic sweep (override-sync.ts) of a replica with the key: refused, nothing sealed.
-    await expect(c.store.expireOverrides()).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await expect(c.database.overrides.expireOverrides()).rejects.toMatchObject({ code: "UNAVAILABLE" });
     expect(c.refusals).toEqual([
       { id: c.ids[2], problem: expect.stringMatching(/^not the row Floodgate sent: .*\breason\b/) },
     ]);
@@ -325,9 +332,9 @@ describe("Floodgate seals only the row it sent, after a row whose seal verifies"
 
     // What remains undetectable without an exported head (docs/audit-log.md, "Append-only, and
     // its limits"): the tail removed, and genuine rows appended after it.
-    expect((await c.store.expireOverrides()).length).toBe(3);
-    expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 5 });
-    expect((await c.store.verifyAuditLog({ expectHead: exported })).firstBroken).toEqual({
+    expect((await c.database.overrides.expireOverrides()).length).toBe(3);
+    expect(await c.auditLog.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 5 });
+    expect((await c.auditLog.verifyAuditLog({ expectHead: exported })).firstBroken).toEqual({
       id: exported.id,
       problem: expect.stringMatching(/^the exported head's row is missing/),
     });
@@ -351,7 +358,7 @@ describe("Floodgate seals only the row it sent, after a row whose seal verifies"
     expect(await eventIds(c)).toEqual(c.ids.slice(0, 3));
     await restore();
     await c.append(1);
-    expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 4 });
+    expect(await c.auditLog.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 4 });
   });
 
   it("refuses a row given an id before the newest (a removed row's place, with its seal gone)", async () => {
@@ -391,34 +398,39 @@ describe("Floodgate seals only the row it sent, after a row whose seal verifies"
 
   it("with rows but no seal at all, appends wait for first-use sealing at startup", async () => {
     const c = await chain(2, { keys: undefined });
-    const keyed = await c.storeWith(KEYS);
+    const keyed = await c.connectWith(KEYS);
     await expect(c.append(1, keyed)).rejects.toMatchObject({ code: "UNAVAILABLE" });
     expect(c.refusals[0]?.problem).toMatch(/^no row is sealed/);
-    expect(await keyed.prepareChain()).toMatchObject({ adopted: c.ids[1] });
+    expect(await keyed.auditLog.prepareChain()).toMatchObject({ adopted: c.ids[1] });
     await c.append(1, keyed);
-    expect(await keyed.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 3 });
+    expect(await keyed.auditLog.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 3 });
   });
 });
 
 describe("trust on first use", () => {
   it("a replica with the key seals an unsealed log once, and says what it trusted", async () => {
     const c = await chain(3, { keys: undefined });
-    const keyed = await c.storeWith(KEYS);
-    expect((await keyed.verifyAuditLog({ full: true })).firstBroken?.problem).toMatch(/^no row is sealed/);
-    expect(await keyed.prepareChain()).toMatchObject({ adopted: c.ids[2], sealedWithoutKey: false });
-    expect(await keyed.prepareChain()).toMatchObject({ adopted: undefined, unsealedFrom: undefined });
+    const keyed = await c.connectWith(KEYS);
+    expect((await keyed.auditLog.verifyAuditLog({ full: true })).firstBroken?.problem).toMatch(
+      /^no row is sealed/,
+    );
+    expect(await keyed.auditLog.prepareChain()).toMatchObject({ adopted: c.ids[2], sealedWithoutKey: false });
+    expect(await keyed.auditLog.prepareChain()).toMatchObject({
+      adopted: undefined,
+      unsealedFrom: undefined,
+    });
     await c.append(1, keyed);
-    const result = await keyed.verifyAuditLog({ full: true });
+    const result = await keyed.auditLog.verifyAuditLog({ full: true });
     expect(result).toMatchObject({ ok: true, checked: 4, trustedThrough: { id: c.ids[2] } });
     expect(result.notes.join("\n")).toMatch(/trust on first use/);
     // A replica without the key now writes a row that is not sealed: reported, by both.
-    expect(await c.store.prepareChain()).toMatchObject({ sealedWithoutKey: true });
-    await c.append(1, c.store);
-    expect((await keyed.verifyAuditLog({ full: true })).firstBroken).toEqual({
+    expect(await c.auditLog.prepareChain()).toMatchObject({ sealedWithoutKey: true });
+    await c.append(1, c.database);
+    expect((await keyed.auditLog.verifyAuditLog({ full: true })).firstBroken).toEqual({
       id: c.ids[4],
       problem: expect.stringMatching(/^not sealed/),
     });
-    expect(await keyed.prepareChain()).toMatchObject({ adopted: undefined, unsealedFrom: c.ids[4] });
+    expect(await keyed.auditLog.prepareChain()).toMatchObject({ adopted: undefined, unsealedFrom: c.ids[4] });
   });
 });
 
@@ -426,14 +438,14 @@ describe("--expect-head", () => {
   it("detects a truncated tail, with and without the key", async () => {
     for (const keys of [KEYS, undefined]) {
       const c = await chain(4, { keys });
-      const exported = (await c.store.verifyAuditLog()).head!;
+      const exported = (await c.auditLog.verifyAuditLog()).head!;
       expect(exported).toEqual({ id: c.ids[3], hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
-      expect(await c.store.verifyAuditLog({ expectHead: exported })).toMatchObject({ ok: true });
+      expect(await c.auditLog.verifyAuditLog({ expectHead: exported })).toMatchObject({ ok: true });
       await c.asOwner(`delete from ${c.s}.audit_events where id >= ${c.ids[2]};
                        delete from ${c.s}.audit_seals where event_id >= ${c.ids[2]};
                        delete from ${c.s}.audit_checkpoints`);
-      expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, checked: 2 }); // a shorter log looks fine
-      expect(await c.store.verifyAuditLog({ expectHead: exported })).toMatchObject({
+      expect(await c.auditLog.verifyAuditLog()).toMatchObject({ ok: true, checked: 2 }); // a shorter log looks fine
+      expect(await c.auditLog.verifyAuditLog({ expectHead: exported })).toMatchObject({
         ok: false,
         head: undefined,
         firstBroken: { id: exported.id, problem: expect.stringMatching(/past the end of the log/) },
@@ -443,41 +455,43 @@ describe("--expect-head", () => {
 
   it("detects a head rewritten behind the checkpoint, and a deleted one", async () => {
     const c = await chain(2, { keys: undefined });
-    const exported = (await c.store.verifyAuditLog()).head!;
+    const exported = (await c.auditLog.verifyAuditLog()).head!;
     await c.append(2);
-    expect(await c.store.verifyAuditLog({ expectHead: exported })).toMatchObject({
+    expect(await c.auditLog.verifyAuditLog({ expectHead: exported })).toMatchObject({
       ok: true,
       resumedFrom: exported.id,
     });
     // Rewritten with its own hash recomputed: the walk from the checkpoint never reaches it.
     await c.asOwner(`update ${c.s}.audit_events e set reason = 'other' where id = ${exported.id};
                      update ${c.s}.audit_events e set hash = ${c.s}.audit_event_hash(e) where id = ${exported.id}`);
-    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true });
-    expect((await c.store.verifyAuditLog({ expectHead: exported })).firstBroken).toEqual({
+    expect(await c.auditLog.verifyAuditLog()).toMatchObject({ ok: true });
+    expect((await c.auditLog.verifyAuditLog({ expectHead: exported })).firstBroken).toEqual({
       id: exported.id,
       problem: expect.stringMatching(/^not the exported head's hash/),
     });
     await c.asOwner(`delete from ${c.s}.audit_events where id = ${exported.id}`);
-    expect((await c.store.verifyAuditLog({ expectHead: exported })).firstBroken?.problem).toMatch(/missing/);
+    expect((await c.auditLog.verifyAuditLog({ expectHead: exported })).firstBroken?.problem).toMatch(
+      /missing/,
+    );
   });
 });
 
 describe("checkpoints", () => {
   it("a second verification continues from the checkpoint; --full still catches an edit before it", async () => {
     const c = await chain(3);
-    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, checked: 3, resumedFrom: undefined });
+    expect(await c.auditLog.verifyAuditLog()).toMatchObject({ ok: true, checked: 3, resumedFrom: undefined });
     await c.append(2);
-    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, checked: 2, resumedFrom: c.ids[2] });
+    expect(await c.auditLog.verifyAuditLog()).toMatchObject({ ok: true, checked: 2, resumedFrom: c.ids[2] });
     // An edit that leaves every stored hash alone, before the checkpoint: only a full walk sees it.
     await c.asOwner(`update ${c.s}.audit_events set reason = 'quiet edit' where id = ${c.ids[1]}`);
-    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, checked: 0, resumedFrom: c.ids[4] });
-    expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({
+    expect(await c.auditLog.verifyAuditLog()).toMatchObject({ ok: true, checked: 0, resumedFrom: c.ids[4] });
+    expect(await c.auditLog.verifyAuditLog({ full: true })).toMatchObject({
       ok: false,
       firstBroken: { id: c.ids[1], problem: expect.stringMatching(/^hash mismatch/) },
     });
     // Recomputing the chain from there changes the checkpoint's row: caught without --full.
     await c.asOwner(recomputeChain(c.s));
-    expect((await c.store.verifyAuditLog()).firstBroken).toEqual({
+    expect((await c.auditLog.verifyAuditLog()).firstBroken).toEqual({
       id: c.ids[4],
       problem: expect.stringMatching(/^row changed since checkpoint #\d+/),
     });
@@ -488,7 +502,7 @@ describe("checkpoints", () => {
     const app = new pg.Client(c.appUrl);
     await app.connect();
     try {
-      const head = (await c.store.verifyAuditLog({ full: true })).head!;
+      const head = (await c.auditLog.verifyAuditLog({ full: true })).head!;
       await app.query(
         `insert into ${c.s}.audit_checkpoints (event_id, hash, key_id, mac) values ($1, $2, $3, $4)`,
         [head.id, head.hash, KEYS.current.id, "f".repeat(64)],
@@ -496,7 +510,7 @@ describe("checkpoints", () => {
     } finally {
       await app.end();
     }
-    const result = await c.store.verifyAuditLog();
+    const result = await c.auditLog.verifyAuditLog();
     expect(result).toMatchObject({ ok: true, resumedFrom: c.ids[2] });
     expect(result.notes.join("\n")).toMatch(/ignored checkpoint #\d+: its HMAC does not verify/);
   });
@@ -523,22 +537,22 @@ describe("checkpoints, bounded", () => {
   it("saves one only past the newest trusted one, however often a reader verifies or cancels", async () => {
     const c = await chain(3);
     for (let i = 0; i < 4; i++) {
-      expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true });
-      expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true });
+      expect(await c.auditLog.verifyAuditLog({ full: true })).toMatchObject({ ok: true });
+      expect(await c.auditLog.verifyAuditLog()).toMatchObject({ ok: true });
       await expect(
-        c.store.verifyAuditLog({ full: true, signal: cancelledAfterOneBatch() }),
+        c.auditLog.verifyAuditLog({ full: true, signal: cancelledAfterOneBatch() }),
       ).rejects.toMatchObject({ message: "audit verification cancelled" });
     }
     expect(await checkpoints(c)).toEqual([c.ids[2]]);
     await c.append(2);
-    expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true });
-    expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true });
+    expect(await c.auditLog.verifyAuditLog({ full: true })).toMatchObject({ ok: true });
+    expect(await c.auditLog.verifyAuditLog({ full: true })).toMatchObject({ ok: true });
     expect(await checkpoints(c)).toEqual([c.ids[2], c.ids[4]]);
   });
 
   it("is not kept from saving one by a forged checkpoint further on", async () => {
     const c = await chain(3);
-    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true });
+    expect(await c.auditLog.verifyAuditLog()).toMatchObject({ ok: true });
     await c.append(2);
     const app = new pg.Client(c.appUrl);
     await app.connect();
@@ -551,21 +565,24 @@ describe("checkpoints, bounded", () => {
     } finally {
       await app.end();
     }
-    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true, resumedFrom: c.ids[2], checked: 2 });
+    expect(await c.auditLog.verifyAuditLog()).toMatchObject({ ok: true, resumedFrom: c.ids[2], checked: 2 });
     expect(await checkpoints(c)).toEqual([c.ids[2], `${c.ids[4]} forged`, c.ids[4]]);
   });
 });
 
 describe("one verification at a time, and cancellation", () => {
-  it("refuses a second concurrent call on the same store", async () => {
+  it("refuses a second concurrent call on the same audit log", async () => {
     const c = await chain(2);
-    const [first, second] = await Promise.allSettled([c.store.verifyAuditLog(), c.store.verifyAuditLog()]);
+    const [first, second] = await Promise.allSettled([
+      c.auditLog.verifyAuditLog(),
+      c.auditLog.verifyAuditLog(),
+    ]);
     expect(first).toMatchObject({ status: "fulfilled", value: { ok: true } });
     expect(second).toMatchObject({
       status: "rejected",
       reason: { code: "UNAVAILABLE", message: expect.stringMatching(/already running on this replica/) },
     });
-    expect(await c.store.verifyAuditLog()).toMatchObject({ ok: true }); // the slot is free again
+    expect(await c.auditLog.verifyAuditLog()).toMatchObject({ ok: true }); // the slot is free again
   });
 
   it("yields to the event loop while it walks: no stall near what one batch's rows take at once", async () => {
@@ -589,7 +606,7 @@ describe("one verification at a time, and cancellation", () => {
     const stalls: number[] = [];
     for (let i = 0; i < 5; i++) {
       const { probeMs } = await longestStall(async () => {
-        expect(await c.store.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 4000 });
+        expect(await c.auditLog.verifyAuditLog({ full: true })).toMatchObject({ ok: true, checked: 4000 });
       });
       stalls.push(probeMs);
     }
@@ -608,7 +625,7 @@ describe("one verification at a time, and cancellation", () => {
         return ++asked > 1;
       },
     } as AbortSignal;
-    await expect(c.store.verifyAuditLog({ signal })).rejects.toMatchObject({
+    await expect(c.auditLog.verifyAuditLog({ signal })).rejects.toMatchObject({
       code: "UNAVAILABLE",
       message: "audit verification cancelled",
     });
@@ -616,7 +633,7 @@ describe("one verification at a time, and cancellation", () => {
       `select event_id::text from ${c.s}.audit_checkpoints`,
     );
     expect(checkpoint).toHaveLength(1);
-    const next = await c.store.verifyAuditLog();
+    const next = await c.auditLog.verifyAuditLog();
     expect(next).toMatchObject({
       ok: true,
       resumedFrom: checkpoint[0]!.event_id,

@@ -1,12 +1,12 @@
 /**
- * The Postgres AuditStore on a real Postgres (findPostgres), in a unique schema dropped
+ * The override repository and the audit log on a real Postgres (findPostgres), in a unique schema dropped
  * afterwards: migrations, overrides with their audit rows, pagination and filters, rules-reload
  * dedupe, expiry exactly once, and propagation by NOTIFY. (Integrity: audit-integrity.test.ts.)
  */
 import { describe, expect, it } from "vitest";
 import { migrate } from "../../src/admin/postgres/migrations.js";
 import { startOverrideSync } from "../../src/admin/override-sync.js";
-import type { OverrideRecord } from "../../src/admin/types.js";
+import type { OverrideRecord } from "../../src/domain/overrides.js";
 import { FloodgateError } from "../../src/domain/errors.js";
 import { LIMIT, asUser, ctx, uniqueName, useAuditFixture, user, within, noop } from "./support/audit-db.js";
 
@@ -28,7 +28,7 @@ describe("migrations", () => {
 describe("overrides and their audit rows", () => {
   it("set, update and delete write exactly one audit row each, with the right before/after/actor", async () => {
     const before = await fx.auditCount();
-    const first = await fx.store.setOverride({
+    const first = await fx.overrides.setOverride({
       domain: "crud",
       entries: user("u1"),
       limit: LIMIT,
@@ -40,7 +40,7 @@ describe("overrides and their audit rows", () => {
 
     const expiresAt = new Date(Date.now() + 3_600_000);
     const limit = { requestsPerUnit: 5, unit: "second", burst: 8 } as const;
-    const second = await fx.store.setOverride({
+    const second = await fx.overrides.setOverride({
       domain: "crud",
       entries: user("u1"),
       limit,
@@ -51,22 +51,22 @@ describe("overrides and their audit rows", () => {
     expect(second).toMatchObject({ limit, expiresAt, createdBy: "bob", reason: "raise" });
     expect(await fx.auditCount()).toBe(before + 2);
 
-    const page = await fx.store.listOverrides({ domain: "crud", pageSize: 10 });
+    const page = await fx.overrides.listOverrides({ domain: "crud", pageSize: 10 });
     expect(page.items).toEqual([second]);
-    expect(await fx.store.loadActiveOverrides()).toContainEqual(second);
+    expect(await fx.overrides.loadActiveOverrides()).toContainEqual(second);
 
-    const deleted = await fx.store.deleteOverride({
+    const deleted = await fx.overrides.deleteOverride({
       domain: "crud",
       entries: user("u1"),
       context: ctx("carol"),
     });
     expect(deleted).toEqual(second);
     expect(
-      await fx.store.deleteOverride({ domain: "crud", entries: user("u1"), context: ctx("carol") }),
+      await fx.overrides.deleteOverride({ domain: "crud", entries: user("u1"), context: ctx("carol") }),
     ).toBeUndefined();
     expect(await fx.auditCount()).toBe(before + 3);
 
-    const events = (await fx.store.listAuditEvents({ pageSize: 3 })).items;
+    const events = (await fx.auditLog.listAuditEvents({ pageSize: 3 })).items;
     expect(events.map((e) => e.action)).toEqual(["override.delete", "override.set", "override.set"]);
     const [del, update, create] = events;
     expect(create!.before).toBeNull();
@@ -103,14 +103,14 @@ describe("overrides and their audit rows", () => {
       { key: "b", value: "2" },
       { key: "a", value: "1" },
     ];
-    const one = await fx.store.setOverride({
+    const one = await fx.overrides.setOverride({
       domain: "order",
       entries: ab,
       limit: LIMIT,
       expiresAt: undefined,
       context: ctx("alice"),
     });
-    const two = await fx.store.setOverride({
+    const two = await fx.overrides.setOverride({
       domain: "order",
       entries: ba,
       limit: LIMIT,
@@ -119,13 +119,13 @@ describe("overrides and their audit rows", () => {
     });
     expect(one.id).not.toBe(two.id);
     expect(
-      (await fx.store.listOverrides({ domain: "order", pageSize: 10 })).items.map((o) => o.entries),
+      (await fx.overrides.listOverrides({ domain: "order", pageSize: 10 })).items.map((o) => o.entries),
     ).toEqual([ab, ba]);
   });
 
   it("paginates overrides (oldest first) and audit events (newest first) with opaque tokens", async () => {
     for (let i = 0; i < 7; i++) {
-      await fx.store.setOverride({
+      await fx.overrides.setOverride({
         domain: "pages",
         entries: user(`p${i}`),
         limit: LIMIT,
@@ -137,7 +137,7 @@ describe("overrides and their audit rows", () => {
     let token: string | undefined;
     const sizes: number[] = [];
     do {
-      const page = await fx.store.listOverrides({ domain: "pages", pageSize: 3, pageToken: token });
+      const page = await fx.overrides.listOverrides({ domain: "pages", pageSize: 3, pageToken: token });
       sizes.push(page.items.length);
       seen.push(...page.items);
       token = page.nextPageToken;
@@ -145,9 +145,9 @@ describe("overrides and their audit rows", () => {
     expect(sizes).toEqual([3, 3, 1]);
     expect(seen.map((o) => o.entries[0]!.value)).toEqual(["p0", "p1", "p2", "p3", "p4", "p5", "p6"]);
 
-    const events = await fx.store.listAuditEvents({ actor: "pager", pageSize: 4 });
+    const events = await fx.auditLog.listAuditEvents({ actor: "pager", pageSize: 4 });
     expect(events.items).toHaveLength(4);
-    const rest = await fx.store.listAuditEvents({
+    const rest = await fx.auditLog.listAuditEvents({
       actor: "pager",
       pageSize: 4,
       pageToken: events.nextPageToken,
@@ -156,11 +156,11 @@ describe("overrides and their audit rows", () => {
     expect(rest.nextPageToken).toBeUndefined();
     const ids = [...events.items, ...rest.items].map((e) => BigInt(e.id));
     expect(ids).toEqual([...ids].sort((a, b) => (a > b ? -1 : 1)));
-    expect((await fx.store.listOverrides({ domain: "pages", pageSize: 10_000 })).items).toHaveLength(7);
+    expect((await fx.overrides.listOverrides({ domain: "pages", pageSize: 10_000 })).items).toHaveLength(7);
   });
 
   it("rejects bad page tokens with INVALID_ARGUMENT page_token", async () => {
-    const auditToken = (await fx.store.listAuditEvents({ pageSize: 1 })).nextPageToken!;
+    const auditToken = (await fx.auditLog.listAuditEvents({ pageSize: 1 })).nextPageToken!;
     for (const pageToken of [
       "x",
       "!!!",
@@ -168,7 +168,7 @@ describe("overrides and their audit rows", () => {
       auditToken,
       "a".repeat(100),
     ]) {
-      const error = await fx.store.listOverrides({ pageSize: 5, pageToken }).catch((e: unknown) => e);
+      const error = await fx.overrides.listOverrides({ pageSize: 5, pageToken }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(FloodgateError);
       expect(error).toMatchObject({ code: "INVALID_ARGUMENT", message: "invalid request: page_token" });
     }
@@ -176,17 +176,17 @@ describe("overrides and their audit rows", () => {
 
   it("filters audit events by actor, action and time range", async () => {
     const t0 = (await fx.db.query<{ now: Date }>("select clock_timestamp() as now"))[0]!.now;
-    await fx.store.resetBucket({ domain: "filters", entries: user("f1"), context: ctx("filterer") }, noop);
-    await fx.store.setOverride({
+    await fx.auditLog.resetBucket({ domain: "filters", entries: user("f1"), context: ctx("filterer") }, noop);
+    await fx.overrides.setOverride({
       domain: "filters",
       entries: user("f1"),
       limit: LIMIT,
       expiresAt: undefined,
       context: ctx("filterer"),
     });
-    const byActor = await fx.store.listAuditEvents({ actor: "filterer", pageSize: 50 });
+    const byActor = await fx.auditLog.listAuditEvents({ actor: "filterer", pageSize: 50 });
     expect(byActor.items.map((e) => e.action)).toEqual(["override.set", "bucket.reset"]);
-    const resets = await fx.store.listAuditEvents({
+    const resets = await fx.auditLog.listAuditEvents({
       actor: "filterer",
       action: "bucket.reset",
       pageSize: 50,
@@ -198,9 +198,9 @@ describe("overrides and their audit rows", () => {
       after: { result: "done" },
       target: { domain: "filters", entries: user("f1") },
     });
-    const since = await fx.store.listAuditEvents({ since: t0, pageSize: 50 });
+    const since = await fx.auditLog.listAuditEvents({ since: t0, pageSize: 50 });
     expect(since.items.map((e) => e.actor.sub)).toEqual(["filterer", "filterer"]);
-    expect((await fx.store.listAuditEvents({ until: t0, actor: "filterer", pageSize: 50 })).items).toEqual(
+    expect((await fx.auditLog.listAuditEvents({ until: t0, actor: "filterer", pageSize: 50 })).items).toEqual(
       [],
     );
   });
@@ -208,18 +208,18 @@ describe("overrides and their audit rows", () => {
 
 describe("rules reloads", () => {
   it("are audited as the system actor, once per digest, even from two replicas at once", async () => {
-    const other = await fx.db.store({ connectionString: fx.appUrl, schema: fx.schema });
+    const other = await fx.db.connect({ connectionString: fx.appUrl, schema: fx.schema });
     const digest = uniqueName("digest");
     const summary = { domains: ["api"], rules: 3 };
     const first = await Promise.all([
-      fx.store.recordRulesReload({ digest, summary }),
-      other.recordRulesReload({ digest, summary }),
+      fx.auditLog.recordRulesReload({ digest, summary }),
+      other.auditLog.recordRulesReload({ digest, summary }),
     ]);
     expect(first.filter(Boolean)).toHaveLength(1);
-    expect(await fx.store.recordRulesReload({ digest, summary })).toBe(false);
-    expect(await fx.store.recordRulesReload({ digest: `${digest}-2`, summary })).toBe(true);
-    expect(await fx.store.recordRulesReload({ digest, summary })).toBe(true);
-    const [last] = (await fx.store.listAuditEvents({ action: "rules.reload", pageSize: 1 })).items;
+    expect(await fx.auditLog.recordRulesReload({ digest, summary })).toBe(false);
+    expect(await fx.auditLog.recordRulesReload({ digest: `${digest}-2`, summary })).toBe(true);
+    expect(await fx.auditLog.recordRulesReload({ digest, summary })).toBe(true);
+    const [last] = (await fx.auditLog.listAuditEvents({ action: "rules.reload", pageSize: 1 })).items;
     expect(last).toMatchObject({
       actor: { sub: "system", iss: "floodgate" },
       target: { digest },
@@ -230,10 +230,10 @@ describe("rules reloads", () => {
 
 describe("expiry", () => {
   it("deletes expired overrides and audits each exactly once with two stores sweeping", async () => {
-    const other = await fx.db.store({ connectionString: fx.appUrl, schema: fx.schema });
+    const other = await fx.db.connect({ connectionString: fx.appUrl, schema: fx.schema });
     const past = new Date(Date.now() - 1000);
     for (let i = 0; i < 3; i++) {
-      await fx.store.setOverride({
+      await fx.overrides.setOverride({
         domain: "expiry",
         entries: user(`e${i}`),
         limit: LIMIT,
@@ -241,12 +241,12 @@ describe("expiry", () => {
         context: ctx("exp"),
       });
     }
-    expect((await fx.store.listOverrides({ domain: "expiry", pageSize: 10 })).items).toEqual([]);
+    expect((await fx.overrides.listOverrides({ domain: "expiry", pageSize: 10 })).items).toEqual([]);
     const swept = await Promise.all([
-      fx.store.expireOverrides(),
-      other.expireOverrides(),
-      fx.store.expireOverrides(),
-      other.expireOverrides(),
+      fx.overrides.expireOverrides(),
+      other.overrides.expireOverrides(),
+      fx.overrides.expireOverrides(),
+      other.overrides.expireOverrides(),
     ]);
     const ids = swept.flat().map((r) => r.id);
     expect(ids).toHaveLength(3);
@@ -254,17 +254,17 @@ describe("expiry", () => {
     expect(
       await fx.auditCount(`action = 'override.expire' and domain = 'expiry' and actor_sub = 'system'`),
     ).toBe(3);
-    expect(await fx.store.expireOverrides()).toEqual([]);
+    expect(await fx.overrides.expireOverrides()).toEqual([]);
   });
 });
 
 describe("propagation", () => {
   it("a NOTIFY reaches a second store's listener within 1 s, and again after its connection is killed", async () => {
     const role = await fx.db.appRole(fx.schema);
-    const other = await fx.db.store({ connectionString: asUser(fx.postgres.url, role), schema: fx.schema });
+    const other = await fx.db.connect({ connectionString: asUser(fx.postgres.url, role), schema: fx.schema });
     let heard = 0;
-    const unsubscribe = await other.onOverridesChanged(() => heard++);
-    await fx.store.setOverride({
+    const unsubscribe = await other.overrides.onOverridesChanged(() => heard++);
+    await fx.overrides.setOverride({
       domain: "notify",
       entries: user("n1"),
       limit: LIMIT,
@@ -282,17 +282,17 @@ describe("propagation", () => {
     const afterKill = heard;
     await within(3000, () => heard > afterKill);
     const afterReconnect = heard;
-    await fx.store.deleteOverride({ domain: "notify", entries: user("n1"), context: ctx("n") });
+    await fx.overrides.deleteOverride({ domain: "notify", entries: user("n1"), context: ctx("n") });
     await within(1000, () => heard > afterReconnect);
     await unsubscribe();
   });
 
   it("override sync applies a change made through another store within 1 s, and expiries", async () => {
-    const other = await fx.db.store({ connectionString: fx.appUrl, schema: fx.schema });
+    const other = await fx.db.connect({ connectionString: fx.appUrl, schema: fx.schema });
     let table: OverrideRecord[] = [];
     const errors: unknown[] = [];
     const sync = await startOverrideSync({
-      store: other,
+      repository: other.overrides,
       apply: (r) => (table = r),
       resyncMs: 60_000,
       onError: (e) => errors.push(e),
@@ -300,7 +300,7 @@ describe("propagation", () => {
     });
     try {
       const has = (v: string) => table.some((o) => o.domain === "sync" && o.entries[0]!.value === v);
-      await fx.store.setOverride({
+      await fx.overrides.setOverride({
         domain: "sync",
         entries: user("s1"),
         limit: LIMIT,
@@ -308,7 +308,7 @@ describe("propagation", () => {
         context: ctx("s"),
       });
       expect(await within(1000, () => has("s1"))).toBeLessThan(1000);
-      await fx.store.setOverride({
+      await fx.overrides.setOverride({
         domain: "sync",
         entries: user("s2"),
         limit: LIMIT,

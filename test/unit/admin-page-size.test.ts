@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, validatePageSize } from "../../src/admin/admin-input.js";
 import type { AdminDeps } from "../../src/admin/admin-service.js";
 import { createAdminService } from "../../src/admin/admin-service.js";
-import type { AuditStore } from "../../src/admin/types.js";
+import type { AuditLog, OverrideRepository } from "../../src/admin/ports.js";
 
 /** docs/audit-log.md, "Schema and migrations": page sizes are 1..500, and 0 means the default, 100. */
 describe("admin page sizes", () => {
@@ -23,12 +23,15 @@ describe("admin page sizes", () => {
   it("ListOverrides and ListAuditEvents ask the store for the default page when none is given", async () => {
     const asked: number[] = [];
     const page = { items: [], nextPageToken: undefined };
-    const audit = {
+    const overrideRepository = {
       listOverrides: (query: { pageSize: number }) => (asked.push(query.pageSize), Promise.resolve(page)),
+    } as Partial<OverrideRepository>;
+    const auditLog = {
       listAuditEvents: (query: { pageSize: number }) => (asked.push(query.pageSize), Promise.resolve(page)),
-    } as Partial<AuditStore>;
-    // The list calls use only the audit store; the rest of the dependencies is not reached.
-    const admin = createAdminService({ audit, checkLimitDomain: "api" } as unknown as AdminDeps);
+    } as Partial<AuditLog>;
+    // The list calls use only these two; the rest of the dependencies is not reached.
+    const deps = { overrideRepository, auditLog, checkLimitDomain: "api" };
+    const admin = createAdminService(deps as unknown as AdminDeps);
     const ctx = {
       principal: { sub: "ops", iss: "https://issuer.test", jti: "j", scopes: new Set(["floodgate:read"]) },
       requestId: undefined,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { OverrideSyncOptions } from "../../src/admin/override-sync.js";
 import { startOverrideSync } from "../../src/admin/override-sync.js";
-import type { OverrideRecord } from "../../src/admin/types.js";
+import type { OverrideRecord } from "../../src/domain/overrides.js";
 import { sleep } from "../harness/processes.js";
 
 async function eventually(check: () => boolean): Promise<void> {
@@ -25,13 +25,13 @@ function record(id: string, expiresAt?: number): OverrideRecord {
   };
 }
 
-/** An in-memory stand-in for the store: a table, a switch to make it fail, and a notifier. */
-function fakeStore(initial: OverrideRecord[]) {
+/** An in-memory stand-in for the override repository: a table, a switch to make it fail, and a notifier. */
+function fakeRepository(initial: OverrideRecord[]) {
   const state = { rows: initial, down: false, loads: 0, notify: (): void => undefined };
   const check = () => {
     if (state.down) throw new Error("database down");
   };
-  const store: OverrideSyncOptions["store"] = {
+  const repository: OverrideSyncOptions["repository"] = {
     loadActiveOverrides: () => {
       state.loads++;
       check();
@@ -46,16 +46,16 @@ function fakeStore(initial: OverrideRecord[]) {
       return Promise.resolve(() => Promise.resolve());
     },
   };
-  return { state, store };
+  return { state, repository };
 }
 
 describe("override sync", () => {
   it("loads at start, reloads once per burst of notifications, and keeps its table when the store fails", async () => {
-    const { state, store } = fakeStore([record("1")]);
+    const { state, repository } = fakeRepository([record("1")]);
     const applied: string[][] = [];
     const errors: unknown[] = [];
     const sync = await startOverrideSync({
-      store,
+      repository,
       apply: (records) => applied.push(records.map((r) => r.id)),
       resyncMs: 60_000,
       sweepMs: 60_000,
@@ -81,13 +81,13 @@ describe("override sync", () => {
   });
 
   it("starts even with the store down, and drops expired overrides by the injected clock", async () => {
-    const { state, store } = fakeStore([]);
+    const { state, repository } = fakeRepository([]);
     state.down = true;
     let now = 1_000;
     let table: OverrideRecord[] | undefined;
     const errors: unknown[] = [];
     const sync = await startOverrideSync({
-      store,
+      repository,
       apply: (records) => (table = records),
       resyncMs: 15,
       sweepMs: 10,

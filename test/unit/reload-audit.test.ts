@@ -17,7 +17,7 @@ function harness(options: { maxPending?: number } = {}) {
   const metrics = createMetrics();
   const state = { down: true, attempts: 0 };
   const audit = createReloadAudit({
-    audit: {
+    auditLog: {
       recordRulesReload: (row) => {
         state.attempts += 1;
         if (state.down) return Promise.reject(new Error("connect ECONNREFUSED"));

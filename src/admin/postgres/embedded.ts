@@ -9,8 +9,8 @@
  *   startup parameters such as statement_timeout, which are ignored) is shared or lost. Hence a
  *   pool of ONE connection, and every SQL name qualified with the schema.
  * - A NOTIFY is delivered to whichever connection runs the next statement, not to the listener's:
- *   so no LISTEN here. The store runs in "local" mode (listeners hear this process's own
- *   commits, complete on a single node, which is the only writer) plus the periodic resync.
+ *   so no LISTEN here. Notifications are "local" (listeners hear this process's own commits,
+ *   complete on a single node, which is the only writer) plus the periodic resync.
  * - No authentication, no TLS: it listens on 127.0.0.1 only. Any local process could connect.
  * - One process per data directory: a `<dataDir>.lock` file holding the pid refuses a second.
  * - Memory: the WASM instance adds a few hundred MB of RSS; a first start (initdb) takes seconds.
@@ -20,21 +20,21 @@ import { resolve } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { FloodgateError } from "../../domain/errors.js";
-import type { EmbeddedStoreOptions } from "./embedded-registry.js";
-import { EMBEDDED_STORE_OPTIONS, registerEmbedded } from "./embedded-registry.js";
+import type { DatabaseConnection } from "./pg-db.js";
 import { toFloodgateError } from "./pg-errors.js";
 
 export interface EmbeddedPostgres {
-  /** postgres://… on 127.0.0.1 for `pg` (and createPgAuditStore). */
-  readonly connectionString: string;
-  /**
-   * What a store on this backend needs (pool of one, local notifications). createPgAuditStore
-   * applies it by itself for this connection string; spreading it in as well is harmless.
-   */
-  readonly storeOptions: EmbeddedStoreOptions;
-  /** Stops the socket server and closes PGlite (close the store first). */
+  /** postgres://… on 127.0.0.1 for `pg`, with what a client of this server needs (above). */
+  readonly connection: DatabaseConnection;
+  /** Stops the socket server and closes PGlite (close what connects to it first). */
   stop(): Promise<void>;
 }
+
+/** A pool of one connection, and listeners told in process instead of LISTEN (see above). */
+const CLIENT_NEEDS = Object.freeze({
+  pool: Object.freeze({ max: 1, idleTimeoutMillis: 0 }),
+  notifications: "local",
+} as const);
 
 /** Data dirs open in this process (the lock file's pid cannot tell us apart from ourselves). */
 const openHere = new Set<string>();
@@ -97,17 +97,14 @@ export async function startEmbeddedPostgres(options: { dataDir: string }): Promi
     const { db, server, port } = await serve(dataDir);
     const unlock = release;
     const connectionString = `postgres://postgres@127.0.0.1:${port}/postgres?sslmode=disable`;
-    const unregister = registerEmbedded(connectionString);
     let stopping: Promise<void> | undefined;
     const stop = async (): Promise<void> => {
-      unregister();
       await server.stop();
       await db.close();
       await unlock();
     };
     return {
-      connectionString,
-      storeOptions: EMBEDDED_STORE_OPTIONS,
+      connection: { connectionString, ...CLIENT_NEEDS },
       stop: () => (stopping ??= stop()),
     };
   } catch (error) {

@@ -1,6 +1,7 @@
 import pg from "pg";
-import type { Settings } from "../../config/settings.js";
 import { SettingsError } from "../../config/settings.js";
+import type { DatabaseSettings, DatabaseTarget } from "./database-target.js";
+import { chooseDatabase, startDatabaseTarget } from "./database-target.js";
 import { appRoleGrants } from "./grants.js";
 import { quoteSchema, secretsOf, toFloodgateError } from "./pg-errors.js";
 import { MIGRATION_LOCK_SQL, MIGRATIONS } from "./schema-sql.js";
@@ -97,7 +98,7 @@ async function borrow(pool: pg.Pool): Promise<pg.PoolClient> {
 }
 
 export interface RunMigrationsResult extends MigrateResult {
-  readonly target: "postgres" | "embedded";
+  readonly target: DatabaseTarget["source"];
 }
 
 /**
@@ -105,32 +106,24 @@ export interface RunMigrationsResult extends MigrateResult {
  * (which must not be open in a running server at the same time; the data dir lock refuses that).
  */
 export async function runMigrations(
-  settings: Pick<Settings, "databaseUrl" | "databaseSchema" | "adminDataDir">,
+  settings: DatabaseSettings,
   options: { grantTo?: string } = {},
 ): Promise<RunMigrationsResult> {
-  if (settings.databaseUrl !== undefined) {
-    const result = await migrateDatabase({
-      connectionString: settings.databaseUrl,
-      schema: settings.databaseSchema,
-      ...options,
-    });
-    return { ...result, target: "postgres" };
-  }
-  if (options.grantTo !== undefined) {
+  if (options.grantTo !== undefined && chooseDatabase(settings).source === "embedded") {
     throw new SettingsError([
       "DATABASE_URL: migrate --grant-to needs a real Postgres (the embedded database has no roles to grant)",
     ]);
   }
-  const { startEmbeddedPostgres } = await import("./embedded.js");
-  const embedded = await startEmbeddedPostgres({ dataDir: settings.adminDataDir });
+  const target = await startDatabaseTarget(settings);
   try {
     const result = await migrateDatabase({
-      connectionString: embedded.connectionString,
+      connectionString: target.connection.connectionString,
       schema: settings.databaseSchema,
+      ...options,
     });
-    return { ...result, target: "embedded" };
+    return { ...result, target: target.source };
   } finally {
-    await embedded.stop();
+    await target.stop();
   }
 }
 

@@ -23,6 +23,22 @@ export interface PoolOptions {
   readonly idleTimeoutMillis?: number;
 }
 
+/**
+ * How a replica hears that overrides changed. "listen": LISTEN/NOTIFY on a dedicated connection,
+ * so every replica on this Postgres hears every change. "local": listeners hear only this
+ * process's own commits, for embedded PGlite, whose socket server cannot deliver a NOTIFY to
+ * another connection (a single node is the only writer there, and the periodic resync covers the
+ * rest).
+ */
+export type Notifications = "listen" | "local";
+
+/** A database to connect to, with what its server needs of a client (embedded.ts for PGlite's). */
+export interface DatabaseConnection {
+  readonly connectionString: string;
+  readonly pool?: PoolOptions;
+  readonly notifications: Notifications;
+}
+
 /** Settings shared by pool clients and the dedicated LISTEN client. */
 export function clientConfig(connectionString: string): pg.ClientConfig {
   return {

@@ -2,7 +2,9 @@ import pg from "pg";
 import { backoffMs } from "../../domain/backoff.js";
 import { clientConfig } from "./pg-db.js";
 import { toFloodgateError } from "./pg-errors.js";
-import { NOTIFY_CHANNEL } from "./pg-overrides.js";
+
+/** One channel for every schema; the payload names the schema, and listeners filter on it. */
+export const NOTIFY_CHANNEL = "floodgate_overrides";
 
 /** Reconnect waits: 100 ms doubling to 5 s, with jitter (below). */
 const BACKOFF = { minMs: 100, maxMs: 5000 };

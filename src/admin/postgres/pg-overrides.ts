@@ -1,7 +1,9 @@
 import type pg from "pg";
+import type { OverrideRecord } from "../../domain/overrides.js";
 import type { DescriptorEntry } from "../../domain/rules.js";
-import { descriptorChange, descriptorTarget, insertAudit } from "./pg-audit-log.js";
+import { descriptorRow, descriptorTarget, insertAudit } from "./pg-append.js";
 import type { Db } from "./pg-db.js";
+import { NOTIFY_CHANNEL } from "./pg-listen.js";
 import type { OverrideRow } from "./pg-rows.js";
 import {
   OVERRIDE_COLUMNS,
@@ -11,16 +13,15 @@ import {
   toOverride,
   toPage,
 } from "./pg-rows.js";
+import type { DescriptorChange, OverrideQuery, SetOverrideInput } from "../ports.js";
 import { validatePageSize } from "../admin-input.js";
-import type { AuditStore, OverrideRecord, Page } from "../types.js";
+import type { Page } from "../types.js";
 import { SYSTEM_ACTOR } from "../types.js";
 
-/** One channel for every schema; the payload names the schema, and listeners filter on it. */
-export const NOTIFY_CHANNEL = "floodgate_overrides";
-
-type SetInput = Parameters<AuditStore["setOverride"]>[0];
-type DeleteInput = Parameters<AuditStore["deleteOverride"]>[0];
-type ListQuery = Parameters<AuditStore["listOverrides"]>[0];
+/**
+ * The override repository's SQL. Every change takes the chain lock and appends its audit row in
+ * its own transaction, and sends its NOTIFY there too.
+ */
 
 /** Inside the transaction: listeners hear it only if, and when, the change commits. */
 async function notifyChange(client: pg.ClientBase, schema: string): Promise<void> {
@@ -46,7 +47,7 @@ async function findOverride(
 
 async function upsertOverride(
   client: pg.ClientBase,
-  options: { s: string; input: SetInput },
+  options: { s: string; input: SetOverrideInput },
 ): Promise<OverrideRecord> {
   const { input } = options;
   const result = await client.query<OverrideRow>(
@@ -78,31 +79,26 @@ async function upsertOverride(
  * Upsert + its audit row + NOTIFY in one transaction. The chain lock is taken first, so that
  * concurrent writers of one descriptor each see the true `before` (and no deadlock with expiry).
  */
-export function setOverride(db: Db, options: { schema: string; input: SetInput }): Promise<OverrideRecord> {
-  const { input } = options;
+export function setOverride(db: Db, input: SetOverrideInput): Promise<OverrideRecord> {
   return db.transaction(async (client) => {
     await client.query(`select ${db.s}.audit_lock()`);
     const previous = await findOverride(client, { s: db.s, domain: input.domain, entries: input.entries });
     const record = await upsertOverride(client, { s: db.s, input });
     await insertAudit(client, {
       db,
-      event: descriptorChange(input, {
+      event: descriptorRow(input, {
         action: "override.set",
         before: previous === undefined ? null : overrideSnapshot(previous),
         after: overrideSnapshot(record),
       }),
     });
-    await notifyChange(client, options.schema);
+    await notifyChange(client, db.schema);
     return record;
   });
 }
 
 /** Nothing is written (no audit row) when there was no such override. */
-export function deleteOverride(
-  db: Db,
-  options: { schema: string; input: DeleteInput },
-): Promise<OverrideRecord | undefined> {
-  const { input } = options;
+export function deleteOverride(db: Db, input: DescriptorChange): Promise<OverrideRecord | undefined> {
   return db.transaction(async (client) => {
     await client.query(`select ${db.s}.audit_lock()`);
     const result = await client.query<OverrideRow>(
@@ -114,13 +110,13 @@ export function deleteOverride(
     if (deleted === undefined) return undefined;
     await insertAudit(client, {
       db,
-      event: descriptorChange(input, {
+      event: descriptorRow(input, {
         action: "override.delete",
         before: overrideSnapshot(deleted),
         after: null,
       }),
     });
-    await notifyChange(client, options.schema);
+    await notifyChange(client, db.schema);
     return deleted;
   });
 }
@@ -135,7 +131,7 @@ function byId(a: OverrideRecord, b: OverrideRecord): number {
  * may sweep at once: a row deleted by one is not returned to another, so each expiry is audited
  * exactly once. The cheap check first keeps the chain lock free when nothing is due.
  */
-export async function expireOverrides(db: Db, options: { schema: string }): Promise<OverrideRecord[]> {
+export async function expireOverrides(db: Db): Promise<OverrideRecord[]> {
   const due = await db.query<{ due: boolean }>(
     `select exists (select 1 from ${db.s}.overrides where expires_at <= now()) as due`,
   );
@@ -161,13 +157,13 @@ export async function expireOverrides(db: Db, options: { schema: string }): Prom
         },
       });
     }
-    if (expired.length > 0) await notifyChange(client, options.schema);
+    if (expired.length > 0) await notifyChange(client, db.schema);
     return expired;
   });
 }
 
 /** Oldest first; overrides already expired (awaiting the sweep) are left out. */
-export async function listOverrides(db: Db, query: ListQuery): Promise<Page<OverrideRecord>> {
+export async function listOverrides(db: Db, query: OverrideQuery): Promise<Page<OverrideRecord>> {
   const after = decodePageToken("o", query.pageToken);
   const pageSize = validatePageSize(query.pageSize);
   const rows = await db.query<OverrideRow>(

@@ -1,7 +1,8 @@
 import { invalidArgument } from "../../domain/errors.js";
 import type { DescriptorEntry } from "../../domain/rules.js";
 import type { Unit } from "../../domain/units.js";
-import type { Actor, AuditAction, AuditEvent, OverrideRecord, Page } from "../types.js";
+import type { OverrideRecord } from "../../domain/overrides.js";
+import type { Actor, AuditAction, AuditEvent, Page } from "../types.js";
 import { isRowId } from "../types.js";
 
 /**

@@ -1,5 +1,6 @@
 import { protoTimeFromDate } from "./timestamps.js";
-import type { AuditEvent, OverrideLimit, OverrideRecord, VerifyResult } from "../../admin/types.js";
+import type { AuditEvent, VerifyResult } from "../../admin/types.js";
+import type { OverrideLimit, OverrideRecord } from "../../domain/overrides.js";
 import type { LimitInput, TargetInput } from "../../admin/admin-input.js";
 import type { BucketView, VerifyInput } from "../../admin/admin-service.js";
 import { protoUnitNumber, unitOfProtoNumber } from "./admin-units.js";

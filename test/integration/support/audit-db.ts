@@ -9,9 +9,11 @@ import { chainColumns, contentOf, rowHash } from "../../../src/admin/postgres/ch
 import { appRoleGrants } from "../../../src/admin/postgres/grants.js";
 import type { MigrateResult } from "../../../src/admin/postgres/migrations.js";
 import { migrate } from "../../../src/admin/postgres/migrations.js";
-import type { PgAuditStoreOptions } from "../../../src/admin/postgres/pg-audit-store.js";
-import { createPgAuditStore } from "../../../src/admin/postgres/pg-audit-store.js";
-import type { Actor, AuditStore, ChangeContext } from "../../../src/admin/types.js";
+import type { AdminDatabase, AdminDatabaseOptions } from "../../../src/admin/postgres/admin-database.js";
+import { connectAdminDatabase } from "../../../src/admin/postgres/admin-database.js";
+import type { PoolOptions } from "../../../src/admin/postgres/pg-db.js";
+import type { AuditLog, OverrideRepository } from "../../../src/admin/ports.js";
+import type { Actor, ChangeContext } from "../../../src/admin/types.js";
 import type { PostgresTarget } from "../../harness/postgres.js";
 import { findPostgres } from "../../harness/postgres.js";
 import { useFixture } from "../../harness/fixture.js";
@@ -58,18 +60,18 @@ export function ctx(sub: string, reason = "test"): ChangeContext {
 export const AWKWARD_TEXT = 'q"\\/\u0001\u001f\b\f\n\r\t\u007f é 😀 \u2028 end';
 
 /** Rows with awkward text in every column, and numbers that jsonb writes its own way. */
-export async function writeAwkwardRows(store: AuditStore): Promise<void> {
+export async function writeAwkwardRows(database: AdminDatabase): Promise<void> {
   const context = { actor: actor(AWKWARD_TEXT, AWKWARD_TEXT), reason: AWKWARD_TEXT, requestId: AWKWARD_TEXT };
   const entries = [{ key: AWKWARD_TEXT, value: AWKWARD_TEXT }];
-  await store.setOverride({
+  await database.overrides.setOverride({
     domain: "awk",
     entries,
     limit: LIMIT,
     expiresAt: new Date(Date.UTC(2100, 0, 1, 0, 0, 0, 7)),
     context,
   });
-  await store.resetBucket({ domain: "awk", entries, context }, noop);
-  await store
+  await database.auditLog.resetBucket({ domain: "awk", entries, context }, noop);
+  await database.auditLog
     .resetBucket({ domain: "awk", entries, context }, () => Promise.reject(new Error(AWKWARD_TEXT)))
     .catch(() => undefined);
   const summary = {
@@ -81,7 +83,7 @@ export async function writeAwkwardRows(store: AuditStore): Promise<void> {
     s: AWKWARD_TEXT,
     nested: [{ z: 1, a: null }],
   };
-  await store.recordRulesReload({ digest: AWKWARD_TEXT, summary });
+  await database.auditLog.recordRulesReload({ digest: AWKWARD_TEXT, summary });
 }
 
 /** Ids of rows whose content or hash, as Floodgate computes them, differ from the schema's own functions. */
@@ -101,7 +103,7 @@ export async function chainTextMismatches(
 export class TestDb {
   readonly schemas: string[] = [];
   readonly roles: string[] = [];
-  readonly stores: AuditStore[] = [];
+  readonly databases: AdminDatabase[] = [];
   readonly admin: pg.Pool;
 
   constructor(readonly url: string) {
@@ -153,14 +155,18 @@ export class TestDb {
     return { schema, owner, ownerUrl };
   }
 
-  async store(options: Partial<PgAuditStoreOptions> & { schema: string }): Promise<AuditStore> {
-    const store = await createPgAuditStore({ connectionString: this.url, ...options });
-    this.stores.push(store);
-    return store;
+  /** Overrides and the audit log on this Postgres (as the superuser unless `connectionString` says otherwise). */
+  async connect(
+    options: AdminDatabaseOptions & { connectionString?: string; pool?: PoolOptions },
+  ): Promise<AdminDatabase> {
+    const { connectionString = this.url, pool, ...rest } = options;
+    const database = await connectAdminDatabase({ connectionString, pool, notifications: "listen" }, rest);
+    this.databases.push(database);
+    return database;
   }
 
   async cleanup(): Promise<void> {
-    await Promise.all(this.stores.map((s) => s.close().catch(() => undefined)));
+    await Promise.all(this.databases.map((d) => d.close().catch(() => undefined)));
     for (const schema of this.schemas) await this.query(`drop schema if exists "${schema}" cascade`);
     for (const role of this.roles) {
       await this.query(`select pg_terminate_backend(pid) from pg_stat_activity where usename = $1`, [role]);
@@ -176,9 +182,11 @@ export interface AuditFixture {
   /** Migrated by two connections at once (as replicas starting together would). */
   readonly schema: string;
   readonly migrations: readonly MigrateResult[];
-  /** The application role's URL (least privilege) and a store connected with it. */
+  /** The application role's URL (least privilege), and a database connected with it. */
   readonly appUrl: string;
-  readonly store: AuditStore;
+  readonly database: AdminDatabase;
+  readonly overrides: OverrideRepository;
+  readonly auditLog: AuditLog;
   auditCount(where?: string, params?: unknown[]): Promise<number>;
   cleanup(): Promise<void>;
 }
@@ -193,14 +201,16 @@ export async function auditFixture(): Promise<AuditFixture> {
   const migrations = await Promise.all(clients.map((c) => migrate(c, schema)));
   await Promise.all(clients.map((c) => c.end()));
   const appUrl = asUser(postgres.url, await db.appRole(schema));
-  const store = await db.store({ connectionString: appUrl, schema });
+  const database = await db.connect({ connectionString: appUrl, schema });
   return {
     postgres,
     db,
     schema,
     migrations,
     appUrl,
-    store,
+    database,
+    overrides: database.overrides,
+    auditLog: database.auditLog,
     auditCount: async (where = "true", params = []) => {
       const sql = `select count(*) as n from "${schema}".audit_events where ${where}`;
       return Number((await db.query<{ n: string }>(sql, params))[0]!.n);

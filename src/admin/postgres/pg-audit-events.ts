@@ -1,76 +1,13 @@
-import type pg from "pg";
-import type { DescriptorEntry } from "../../domain/rules.js";
-import { contentProblem, sentColumns } from "./append-checks.js";
+import { descriptorRow, insertAudit } from "./pg-append.js";
 import type { Db } from "./pg-db.js";
 import type { AuditRow } from "./pg-rows.js";
 import { AUDIT_COLUMNS, decodePageToken, toAuditEvent, toPage } from "./pg-rows.js";
-import type { ChainRow } from "./chain-row.js";
-import { chainColumns } from "./chain-row.js";
-import { sealAppended } from "./pg-seals.js";
+import type { AuditQuery, DescriptorChange } from "../ports.js";
 import { validatePageSize } from "../admin-input.js";
-import type { AuditEntry, AuditEvent, AuditStore, ChangeContext, Page } from "../types.js";
+import type { AuditEvent, Page } from "../types.js";
 import { SYSTEM_ACTOR } from "../types.js";
 
-export type AuditInsert = AuditEntry;
-
-/**
- * Appends one row inside the caller's transaction, and its seal when a chain key is set. id, at,
- * prev_hash and hash are set by the database's insert trigger (under the chain lock, from the
- * database clock), whatever we send. The trigger lives in the schema, so the row it hands back is
- * checked against what was sent before anything vouches for it (docs/audit-log.md, "Seals").
- */
-export async function insertAudit(
-  client: pg.ClientBase,
-  options: { db: Db; event: AuditInsert },
-): Promise<string> {
-  const { db, event } = options;
-  const sent = sentColumns(event);
-  const result = await client.query<ChainRow>(
-    `insert into ${db.s}.audit_events as e
-       (actor_sub, actor_iss, actor_jti, action, domain, target, before, after, reason, request_id)
-     values ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10)
-     returning ${chainColumns("e")}`,
-    [
-      sent.actor_sub,
-      sent.actor_iss,
-      sent.actor_jti,
-      sent.action,
-      sent.domain,
-      sent.target,
-      sent.before,
-      sent.after,
-      sent.reason,
-      sent.request_id,
-    ],
-  );
-  const row = result.rows[0];
-  if (row === undefined) throw db.refuseAppend({ id: "none", problem: "the insert returned no row" });
-  const problem = contentProblem(row, sent);
-  if (problem !== undefined) throw db.refuseAppend({ id: row.id, problem });
-  await sealAppended(client, { db, row });
-  return row.id;
-}
-
-export function descriptorTarget(domain: string, entries: readonly DescriptorEntry[]): unknown {
-  return { domain, entries: entries.map((e) => ({ key: e.key, value: e.value })) };
-}
-
-function contextFields(context: ChangeContext): Pick<AuditInsert, "actor" | "reason" | "requestId"> {
-  return { actor: context.actor, reason: context.reason, requestId: context.requestId };
-}
-
-/** The audit row of an operator's change to one descriptor: an override set or deleted, a reset. */
-export function descriptorChange(
-  input: { domain: string; entries: readonly DescriptorEntry[]; context: ChangeContext },
-  change: Pick<AuditInsert, "action" | "before" | "after">,
-): AuditInsert {
-  return {
-    ...contextFields(input.context),
-    ...change,
-    domain: input.domain,
-    target: descriptorTarget(input.domain, input.entries),
-  };
-}
+/** The audit log's own rows (resets, rules loads) and its listing; the SQL behind PgAuditLog. */
 
 /** What a reset's audit row says in `after`: it happened, or it failed and why. */
 function resetOutcome(error: unknown): { result: "done" } | { result: "failed"; error: string } {
@@ -85,7 +22,7 @@ function resetOutcome(error: unknown): { result: "done" } | { result: "failed"; 
 export async function resetBucket(
   db: Db,
   options: {
-    input: { domain: string; entries: readonly DescriptorEntry[]; context: ChangeContext };
+    input: DescriptorChange;
     reset: () => Promise<void>;
   },
 ): Promise<void> {
@@ -98,7 +35,7 @@ export async function resetBucket(
     );
     await insertAudit(client, {
       db,
-      event: descriptorChange(input, {
+      event: descriptorRow(input, {
         action: "bucket.reset",
         before: null,
         after: resetOutcome(failed?.error),
@@ -134,8 +71,6 @@ export function recordRulesReload(db: Db, input: { digest: string; summary: unkn
     return true;
   });
 }
-
-type AuditQuery = Parameters<AuditStore["listAuditEvents"]>[0];
 
 /** Newest first. `since` is inclusive and `until` exclusive; `actor` matches the JWT `sub`. */
 export async function listAuditEvents(db: Db, query: AuditQuery): Promise<Page<AuditEvent>> {
