@@ -28,6 +28,8 @@ import {
 } from "./admin-translate.js";
 import { ADMIN_SERVICE, isMalformed, serviceDefinition } from "./proto.js";
 import { toGrpcError } from "./status-map.js";
+import type { MappedError } from "./status-map.js";
+import { FAILURE_LOG_LEVEL } from "../failure-log-level.js";
 
 export interface AdminServerDeps {
   readonly admin: AdminService;
@@ -79,15 +81,19 @@ interface RefusalLog {
   readonly detail: string | undefined;
 }
 
-/** Anyone can fail authentication at will: those lines are throttled, the others are not. */
-function refusalLogger(logger: Logger): (error: unknown, fields: RefusalLog) => void {
+/**
+ * Anyone can fail authentication at will: those lines are throttled, the others are not. Each is
+ * logged at the level of its error code (transport/failure-log-level.ts).
+ */
+function refusalLogger(logger: Logger): (mapped: MappedError, error: unknown, fields: RefusalLog) => void {
   const throttle = new LogThrottle<RefusalLog>(
-    (fields, suppressed) => logger.warn({ ...fields, suppressed }, "admin request refused"),
+    (fields, suppressed) =>
+      logger[FAILURE_LOG_LEVEL.UNAUTHENTICATED]({ ...fields, suppressed }, "admin request refused"),
     { intervalMs: AUTH_LOG_INTERVAL_MS },
   );
-  return (error, fields) => {
+  return (mapped, error, fields) => {
     if (error instanceof AuthError) throttle.note(fields.result, fields);
-    else logger.warn(fields, "admin request refused");
+    else logger[FAILURE_LOG_LEVEL[mapped.code]](fields, "admin request refused");
   };
 }
 
@@ -98,7 +104,7 @@ function refusalLogger(logger: Logger): (error: unknown, fields: RefusalLog) => 
 function adminUnary(
   { method, handle, decode }: AdminRoute,
   deps: AdminServerDeps,
-  logRefusal: (error: unknown, fields: RefusalLog) => void,
+  logRefusal: ReturnType<typeof refusalLogger>,
 ): handleUnaryCall<Buffer, object> {
   const use: TokenUse = WRITES.has(method) ? "write" : "read";
   return (call: ServerUnaryCall<Buffer, object>, callback: sendUnaryData<object>) => {
@@ -122,7 +128,7 @@ function adminUnary(
           const mapped = toGrpcError(error);
           const result = resultOf(error);
           deps.count(method, result);
-          logRefusal(error, { rpc: method, result, requestId, detail: mapped.logDetail });
+          logRefusal(mapped, error, { rpc: method, result, requestId, detail: mapped.logDetail });
           callback(mapped.error);
         },
       );

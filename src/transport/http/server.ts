@@ -6,6 +6,7 @@ import type { Metrics } from "../../observability/metrics.js";
 import type { CheckLimitInput, CheckLimitOutcome } from "../../limiting/check-limit.js";
 import { registerCheckLimitRoute } from "./check-limit-route.js";
 import { classifyHttpError } from "./status-map.js";
+import { FAILURE_LOG_LEVEL } from "../failure-log-level.js";
 import swagger from "@fastify/swagger";
 import type { HealthReport } from "./ops-routes.js";
 import { registerOpsRoutes } from "./ops-routes.js";
@@ -79,8 +80,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, parseJson);
   app.setErrorHandler((err, request, reply) => {
     const { status, error } = classifyHttpError(err);
-    const level = status >= 500 ? "error" : "warn";
-    deps.logger[level](
+    deps.logger[FAILURE_LOG_LEVEL[error.code]](
       { route: request.url, status, requestId: request.id, detail: error.detail },
       "request failed",
     );
