@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { PACKAGE_ROOT } from "./paths.js";
+import { redisUrlProblem } from "./redis-url.js";
 import { adminKeySources, conflictsOf, redisTlsOn } from "./settings-checks.js";
 
 /**
@@ -12,9 +13,10 @@ const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" |
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
-const redisUrl = z
-  .string()
-  .refine((v) => /^rediss?:\/\//.test(v) && URL.canParse(v), "must be a redis:// or rediss:// URL");
+const redisUrl = z.string().superRefine((v, ctx) => {
+  const problem = redisUrlProblem(v);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
 
 /** `host:port,host:port`, for Cluster seeds and Sentinels. */
 const hostList = z

@@ -52,6 +52,12 @@ describe("floodgate CLI", () => {
       'REDIS_TLS_CA_FILE: cannot read "/nonexistent/redis-ca.pem" (ENOENT)',
     ],
     [
+      "a Redis URL whose database is not a number",
+      { REDIS_URL: "redis://u:hunter2@127.0.0.1:1/x" },
+      "REDIS_URL: the database (the URL's path) must be a non-negative integer",
+    ],
+    ["a Redis URL without a host", { REDIS_URL: "redis://" }, "REDIS_URL: must name a host"],
+    [
       "Redis TLS files while TLS is off",
       { REDIS_URL: "redis://127.0.0.1:1", REDIS_TLS_CA_FILE: "/nonexistent/redis-ca.pem" },
       "REDIS_TLS_CA_FILE: set, but TLS is off (use a rediss:// URL or REDIS_TLS=true)",

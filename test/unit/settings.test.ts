@@ -96,6 +96,16 @@ describe("settings", () => {
     }
   });
 
+  it.each([
+    ["redis://host/x", "the database (the URL's path) must be a non-negative integer"],
+    ["redis://host/1.5", "the database (the URL's path) must be a non-negative integer"],
+    ["redis://", "must name a host"],
+    ["http://host:6379", "must be a redis:// or rediss:// URL"],
+    ["not a url", "must be a redis:// or rediss:// URL"],
+  ])("refuses REDIS_URL %j with the reason, never the URL", (url, reason) => {
+    expect(() => loadSettings({ REDIS_URL: url })).toThrow(new SettingsError([`REDIS_URL: ${reason}`]));
+  });
+
   it("has safe listener defaults: plain text, one gRPC port, bounded HTTP clients, Envoy's limit field on", () => {
     expect(loadSettings({})).toMatchObject({
       adminGrpcPort: undefined,

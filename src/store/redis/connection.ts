@@ -17,7 +17,8 @@ import { Cluster, Redis } from "ioredis";
 import type { ClusterOptions, RedisOptions } from "ioredis";
 import { readSettingFileSync } from "../../config/setting-files.js";
 import type { RedisSentinelSettings, Settings } from "../../config/settings.js";
-import { baseRedisOptions, createRedisClient, redactRedisUrl } from "./client.js";
+import { redactRedisUrl } from "../../config/redis-url.js";
+import { baseRedisOptions, createRedisClient } from "./client.js";
 import type { RedisClientOptions } from "./client.js";
 
 export type RedisConnectionSettings = Pick<
