@@ -25,8 +25,6 @@ export interface RedisClientOptions {
   readonly timeoutMs: number;
   /** TCP connect deadline in ms. Default 2000. */
   readonly connectTimeoutMs?: number;
-  /** Queue commands while disconnected. Default false (fail fast). */
-  readonly offlineQueue?: boolean;
   /** Shown by CLIENT LIST. Default "floodgate". */
   readonly connectionName?: string;
   /** TLS options (CA, client cert and key). Given: TLS even for redis://; rediss:// alone: Node's defaults. */
@@ -43,14 +41,14 @@ export function backstopMs(timeoutMs: number): number {
   return Math.max(timeoutMs * 5, 250);
 }
 
-/** Options every topology shares (single node now; Sentinel and Cluster later). */
+/** Options every topology shares: the single node, Sentinel and the Cluster's nodes (connection.ts). */
 export function baseRedisOptions(options: RedisClientOptions): RedisOptions {
   return {
     // The decision deadline itself is enforced by the store (deadline.ts), which does not blame
     // Redis for the event loop's own lag; this only backstops commands that never come back.
     commandTimeout: backstopMs(options.timeoutMs),
     connectTimeout: options.connectTimeoutMs ?? 2000,
-    enableOfflineQueue: options.offlineQueue ?? false,
+    enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     // Measured with make bench: auto-pipelining's per-command bookkeeping cost more than the
     // batching saved (24k vs 19k req/s for one descriptor on Redis); the script is one command.
