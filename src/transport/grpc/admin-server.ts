@@ -208,13 +208,17 @@ function handlers(admin: AdminService): Record<string, Handler> {
   };
 }
 
+/** Serves every method of admin.proto; a method without a handler (or the reverse) is a bug. */
 export function addAdminService(server: Server, deps: AdminServerDeps): void {
   const { definition, decoders } = undecodedAdminService();
   const logRefusal = refusalLogger(deps.logger);
+  const routes = handlers(deps.admin);
+  const unmatched = Object.keys(routes).filter((method) => !(method in decoders));
+  if (unmatched.length > 0) throw new Error(`admin.proto has no method ${unmatched.join(", ")}`);
   const impl: Record<string, handleUnaryCall<Buffer, object>> = {};
-  for (const [method, handle] of Object.entries(handlers(deps.admin))) {
-    const decode = decoders[method];
-    if (decode === undefined) throw new Error(`admin.proto has no method ${method}`);
+  for (const [method, decode] of Object.entries(decoders)) {
+    const handle = routes[method];
+    if (handle === undefined) throw new Error(`admin.proto method ${method} has no handler`);
     impl[method] = adminUnary({ method, handle, decode }, deps, logRefusal);
     // The shipped alerts watch these with increase(), which misses a series' first event unless
     // the series already exists: a single replayed token is exactly the event to see.
