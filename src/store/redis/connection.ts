@@ -94,23 +94,27 @@ function single(url: string, options: RedisConnectionOptions): RedisConnection {
 }
 
 /**
- * Sentinel: ioredis asks the Sentinels for the master of `name` and reconnects through them.
+ * Sentinel: ioredis asks the Sentinels for the master named REDIS_SENTINEL_MASTER and reconnects through
+ * them.
  * - failoverDetector: subscribes to +switch-master, so a failover moves the connection at once
  *   instead of when the demoted master next drops it;
  * - REDIS_TLS covers both the Sentinels and the data nodes (one switch, one CA);
  * - a Sentinel query has its own deadline, so a frozen Sentinel cannot stall reconnection.
  */
-function sentinel(sentinels: RedisSentinelSettings, options: RedisConnectionOptions): RedisConnection {
+function sentinel(
+  { sentinels, master, password }: RedisSentinelSettings,
+  options: RedisConnectionOptions,
+): RedisConnection {
   const { settings } = options;
   const tls = redisTlsOptions(settings.redisTls);
   const redisOptions: RedisOptions = {
     ...baseRedisOptions(clientOptions(options)),
-    sentinels: sentinels.sentinels.map(parseHostPort),
-    name: sentinels.master,
+    sentinels: sentinels.map(parseHostPort),
+    name: master,
     role: "master",
     username: settings.redisUsername,
     password: settings.redisPassword,
-    sentinelPassword: sentinels.password,
+    sentinelPassword: password,
     sentinelCommandTimeout: DISCOVERY_TIMEOUT_MS,
     sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_BACKOFF_MS),
     failoverDetector: true,
@@ -119,7 +123,7 @@ function sentinel(sentinels: RedisSentinelSettings, options: RedisConnectionOpti
   return {
     client: new Redis(redisOptions),
     topology: "sentinel",
-    description: `redis-sentinel master=${sentinels.master} sentinels=${sentinels.sentinels.join(",")}${tlsSuffix(tls)}`,
+    description: `redis-sentinel master=${master} sentinels=${sentinels.join(",")}${tlsSuffix(tls)}`,
   };
 }
 
