@@ -67,7 +67,6 @@ function buildNode(raw: RawDescriptor): DescriptorNode {
     value: raw.value,
     rateLimit: raw.rateLimit === undefined ? undefined : buildRule(raw.rateLimit),
     shadowMode: raw.shadowMode,
-    detailedMetric: raw.detailedMetric,
     shareThreshold: raw.shareThreshold,
     children: buildLevel(raw.children),
   });

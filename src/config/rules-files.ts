@@ -44,7 +44,10 @@ export async function readRulesFiles(path: string): Promise<RulesFile[]> {
   return files;
 }
 
-/** sha256 (hex) over the files' names and bytes, in order. Equal inputs give equal RuleSets. */
+/**
+ * sha256 (hex) over the files' names and bytes, in order. Equal inputs give equal RuleSets; the
+ * watcher's poll compares it without parsing anything.
+ */
 export function digestFiles(files: readonly RulesFile[]): string {
   const hash = createHash("sha256");
   for (const file of files) {
@@ -52,11 +55,6 @@ export function digestFiles(files: readonly RulesFile[]): string {
     hash.update(file.bytes);
   }
   return hash.digest("hex");
-}
-
-/** The digest a load of `path` would have, without parsing anything (used by the watcher's poll). */
-export async function computeRulesDigest(path: string): Promise<string> {
-  return digestFiles(await readRulesFiles(path));
 }
 
 async function statOrThrow(path: string): Promise<Awaited<ReturnType<typeof stat>>> {

@@ -40,7 +40,6 @@ export interface RawDescriptor {
   readonly value: string | undefined;
   readonly rateLimit: RawRule | undefined;
   readonly shadowMode: boolean;
-  readonly detailedMetric: boolean;
   readonly shareThreshold: boolean;
   readonly children: readonly RawDescriptor[];
 }
@@ -68,7 +67,7 @@ const NODE_FIELDS = new Set([
 const LIMIT_FIELDS = new Set(["unit", "requests_per_unit", "unlimited", "name", "replaces", "burst"]);
 const REPLACES_FIELDS = new Set(["name"]);
 /** Accepted so that reference-server configs load unchanged; Floodgate does not act on them. */
-const ACCEPTED_FLAGS = ["quota_mode", "value_to_metric"] as const;
+const ACCEPTED_FLAGS = ["detailed_metric", "quota_mode", "value_to_metric"] as const;
 
 const ROOT: Where = { path: "", line: 1 };
 
@@ -162,7 +161,6 @@ function readDescriptor(ctx: YamlContext, scope: ItemScope): RawDescriptor | und
     value,
     rateLimit: limitField === undefined ? undefined : readRateLimit(ctx, limitField),
     shadowMode: flag("shadow_mode"),
-    detailedMetric: flag("detailed_metric"),
     shareThreshold,
     children:
       childField === undefined ? [] : readDescriptors(ctx, { field: childField, parentKey: composite }),

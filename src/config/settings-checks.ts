@@ -10,6 +10,32 @@ export function adminKeySources(s: ParsedSettings): string[] {
   return [s.ADMIN_JWKS_FILE, s.ADMIN_JWKS_URL, s.ADMIN_PUBLIC_KEY_FILE].filter((v) => v !== undefined);
 }
 
+/** TLS to Redis: REDIS_TLS=true, or a rediss:// URL. */
+export function redisTlsOn(s: ParsedSettings): boolean {
+  return s.REDIS_TLS || (s.REDIS_URL?.startsWith("rediss://") ?? false);
+}
+
+/**
+ * Redis TLS files come as a certificate and key pair, and only with TLS on: the operator clearly
+ * meant TLS, and a silent plain-text connection is worse than refusing to start.
+ */
+function redisTlsProblems(s: ParsedSettings): string[] {
+  const problems: string[] = [];
+  if ((s.REDIS_TLS_CERT_FILE === undefined) !== (s.REDIS_TLS_KEY_FILE === undefined)) {
+    problems.push("REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE: set both or neither");
+  }
+  const files = {
+    REDIS_TLS_CA_FILE: s.REDIS_TLS_CA_FILE,
+    REDIS_TLS_CERT_FILE: s.REDIS_TLS_CERT_FILE,
+    REDIS_TLS_KEY_FILE: s.REDIS_TLS_KEY_FILE,
+  };
+  const set = Object.entries(files).flatMap(([name, path]) => (path === undefined ? [] : [name]));
+  if (set.length > 0 && !redisTlsOn(s)) {
+    problems.push(`${set.join(", ")}: set, but TLS is off (use a rediss:// URL or REDIS_TLS=true)`);
+  }
+  return problems;
+}
+
 /** One Redis topology at a time, and each with what it needs. */
 function topologyProblems(s: ParsedSettings): string[] {
   const chosen = [s.REDIS_URL, s.REDIS_CLUSTER_NODES, s.REDIS_SENTINELS].filter(
@@ -19,9 +45,6 @@ function topologyProblems(s: ParsedSettings): string[] {
   if (chosen > 1) problems.push("REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS: set only one of them");
   if (s.REDIS_SENTINELS !== undefined && s.REDIS_SENTINEL_MASTER === undefined) {
     problems.push("REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS");
-  }
-  if ((s.REDIS_TLS_CERT_FILE === undefined) !== (s.REDIS_TLS_KEY_FILE === undefined)) {
-    problems.push("REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE: set both or neither");
   }
   return problems;
 }
@@ -83,6 +106,7 @@ function adminProblems(s: ParsedSettings): string[] {
 export function conflictsOf(s: ParsedSettings): string[] {
   return [
     ...topologyProblems(s),
+    ...redisTlsProblems(s),
     ...adminProblems(s),
     ...workerProblems(s),
     ...breakerProblems(s),

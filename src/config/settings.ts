@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { PACKAGE_ROOT } from "./paths.js";
-import { adminKeySources, conflictsOf } from "./settings-checks.js";
+import { redisUrlProblem } from "./redis-url.js";
+import { adminKeySources, conflictsOf, redisTlsOn } from "./settings-checks.js";
 
 /**
  * The only reader of process.env (test/unit/architecture.test.ts holds that): every variable is parsed and
@@ -12,9 +13,10 @@ const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" |
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
-const redisUrl = z
-  .string()
-  .refine((v) => /^rediss?:\/\//.test(v) && URL.canParse(v), "must be a redis:// or rediss:// URL");
+const redisUrl = z.string().superRefine((v, ctx) => {
+  const problem = redisUrlProblem(v);
+  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
 
 /** `host:port,host:port`, for Cluster seeds and Sentinels. */
 const hostList = z
@@ -107,6 +109,16 @@ const SECRET_VARIABLES = new Set(["REDIS_URL", "REDIS_PASSWORD", "REDIS_SENTINEL
 /** The variables as parsed, before they become Settings (settings-checks.ts reads them too). */
 export type ParsedSettings = z.infer<typeof SCHEMA>;
 
+/** Redis Sentinel (REDIS_SENTINELS): where to ask for the master, and its name. */
+export interface RedisSentinelSettings {
+  /** `host:port` of each Sentinel. */
+  readonly sentinels: readonly string[];
+  /** REDIS_SENTINEL_MASTER: the name the Sentinels monitor. */
+  readonly master: string;
+  /** REDIS_SENTINEL_PASSWORD: for the Sentinels themselves. */
+  readonly password: string | undefined;
+}
+
 export interface RedisTlsFiles {
   /** TLS on (REDIS_TLS=true, or a rediss:// URL). */
   readonly enabled: boolean;
@@ -162,9 +174,7 @@ export interface Settings {
   readonly mergeDomainConfig: boolean;
   readonly redisUrl: string | undefined;
   readonly redisClusterNodes: readonly string[] | undefined;
-  readonly redisSentinels: readonly string[] | undefined;
-  readonly redisSentinelMaster: string | undefined;
-  readonly redisSentinelPassword: string | undefined;
+  readonly redisSentinel: RedisSentinelSettings | undefined;
   /** ACL user and password for Cluster and Sentinel nodes (a single node takes them from REDIS_URL). */
   readonly redisUsername: string | undefined;
   readonly redisPassword: string | undefined;
@@ -197,9 +207,18 @@ export interface Settings {
   readonly workers: number;
 }
 
+/**
+ * The one error for a configuration mistake, found by the checks here or when a file that a setting
+ * names is read (tls-material.ts, setting-files.ts). Every problem names its variable; the CLI prints
+ * the message alone (no stack trace) and exits 2.
+ */
 export class SettingsError extends Error {
   constructor(readonly problems: readonly string[]) {
-    super(`invalid settings:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    super(
+      problems.length === 1
+        ? `invalid settings: ${problems[0]}`
+        : `invalid settings:\n${problems.map((p) => `  ${p}`).join("\n")}`,
+    );
     this.name = "SettingsError";
   }
 }
@@ -217,6 +236,16 @@ function tlsFiles(s: ParsedSettings): ListenerTlsFiles | undefined {
     certFile: s.TLS_CERT_FILE,
     keyFile: s.TLS_KEY_FILE,
     clientCaFile: s.TLS_CLIENT_CA_FILE,
+  });
+}
+
+/** Settings-checks has made sure that Sentinels come with a master name. */
+function sentinelSettings(s: ParsedSettings): RedisSentinelSettings | undefined {
+  if (s.REDIS_SENTINELS === undefined || s.REDIS_SENTINEL_MASTER === undefined) return undefined;
+  return Object.freeze({
+    sentinels: s.REDIS_SENTINELS,
+    master: s.REDIS_SENTINEL_MASTER,
+    password: s.REDIS_SENTINEL_PASSWORD,
   });
 }
 
@@ -273,13 +302,11 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     mergeDomainConfig: s.MERGE_DOMAIN_CONFIG,
     redisUrl: s.REDIS_URL,
     redisClusterNodes: s.REDIS_CLUSTER_NODES,
-    redisSentinels: s.REDIS_SENTINELS,
-    redisSentinelMaster: s.REDIS_SENTINEL_MASTER,
-    redisSentinelPassword: s.REDIS_SENTINEL_PASSWORD,
+    redisSentinel: sentinelSettings(s),
     redisUsername: s.REDIS_USERNAME,
     redisPassword: s.REDIS_PASSWORD,
     redisTls: Object.freeze({
-      enabled: s.REDIS_TLS || (s.REDIS_URL?.startsWith("rediss://") ?? false),
+      enabled: redisTlsOn(s),
       caFile: s.REDIS_TLS_CA_FILE,
       certFile: s.REDIS_TLS_CERT_FILE,
       keyFile: s.REDIS_TLS_KEY_FILE,

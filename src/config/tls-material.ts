@@ -1,9 +1,9 @@
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import type { KeyObject } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { createSecureContext } from "node:tls";
 import type { ListenerTlsFiles } from "./settings.js";
 import { SettingsError } from "./settings.js";
+import { readSettingFile } from "./setting-files.js";
 
 /** The bytes of TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_FILE, as read, not yet checked. */
 export interface TlsFileBytes {
@@ -24,20 +24,11 @@ function problem(variable: string, message: string): SettingsError {
   return new SettingsError([`${variable}: ${message}`]);
 }
 
-async function readNamed(variable: string, path: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "error";
-    throw problem(variable, `cannot read ${JSON.stringify(path)} (${code})`);
-  }
-}
-
 export async function readTlsFiles(files: ListenerTlsFiles): Promise<TlsFileBytes> {
   const [cert, key, clientCa] = await Promise.all([
-    readNamed("TLS_CERT_FILE", files.certFile),
-    readNamed("TLS_KEY_FILE", files.keyFile),
-    files.clientCaFile === undefined ? undefined : readNamed("TLS_CLIENT_CA_FILE", files.clientCaFile),
+    readSettingFile("TLS_CERT_FILE", files.certFile),
+    readSettingFile("TLS_KEY_FILE", files.keyFile),
+    files.clientCaFile === undefined ? undefined : readSettingFile("TLS_CLIENT_CA_FILE", files.clientCaFile),
   ]);
   return { cert, key, clientCa };
 }

@@ -28,7 +28,6 @@ export interface DescriptorNode {
   readonly value: string | undefined;
   readonly rateLimit: RateLimitRule | undefined;
   readonly shadowMode: boolean;
-  readonly detailedMetric: boolean;
   /** With a wildcard value: all matching values share one bucket keyed by the pattern. */
   readonly shareThreshold: boolean;
   readonly children: DescriptorLevel;

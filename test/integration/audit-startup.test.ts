@@ -64,7 +64,7 @@ describe("AUDIT_CHAIN_KEY_FILE", () => {
     const short = join(dir, "short.key");
     await writeFile(short, "\n# comment\ntoo-short-secret\n");
     for (const [file, reason] of [
-      [join(dir, "missing.key"), /cannot read .*missing\.key \(ENOENT\)/],
+      [join(dir, "missing.key"), /cannot read ".*missing\.key" \(ENOENT\)/],
       [short, /the key on line 3 is 16 bytes; at least 32 are needed/],
     ] as const) {
       const failure = await startTestServer({

@@ -133,6 +133,6 @@ describe("floodgate serve with a bad TLS file", () => {
       TLS_KEY_FILE: files.rotatedKey,
     });
     expect(res.code).toBe(2);
-    expect(res.err).toMatch(/floodgate: invalid settings:\n\s+TLS_KEY_FILE: does not match the certificate/);
+    expect(res.err).toMatch(/floodgate: invalid settings: TLS_KEY_FILE: does not match the certificate/);
   });
 });

@@ -187,7 +187,7 @@ describe("floodgate admin CLI", () => {
     });
     expect(res.code).toBe(2);
     expect(res.err).toMatch(
-      /^floodgate: invalid settings:\n {2}DATABASE_URL: migrate --grant-to needs a real Postgres/,
+      /^floodgate: invalid settings: DATABASE_URL: migrate --grant-to needs a real Postgres/,
     );
     expect(res.err).not.toMatch(/fatal|\n\s+at /);
   });

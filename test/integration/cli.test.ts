@@ -72,6 +72,29 @@ describe("floodgate CLI", () => {
     expect(res.stderr).toMatch(/\/nonexistent\/rules/);
   });
 
+  it.each([
+    [
+      "an unreadable Redis TLS file",
+      { REDIS_URL: "rediss://127.0.0.1:1", REDIS_TLS_CA_FILE: "/nonexistent/redis-ca.pem" },
+      'REDIS_TLS_CA_FILE: cannot read "/nonexistent/redis-ca.pem" (ENOENT)',
+    ],
+    [
+      "a Redis URL whose database is not a number",
+      { REDIS_URL: "redis://u:hunter2@127.0.0.1:1/x" },
+      "REDIS_URL: the database (the URL's path) must be a non-negative integer",
+    ],
+    ["a Redis URL without a host", { REDIS_URL: "redis://" }, "REDIS_URL: must name a host"],
+    [
+      "Redis TLS files while TLS is off",
+      { REDIS_URL: "redis://127.0.0.1:1", REDIS_TLS_CA_FILE: "/nonexistent/redis-ca.pem" },
+      "REDIS_TLS_CA_FILE: set, but TLS is off (use a rediss:// URL or REDIS_TLS=true)",
+    ],
+  ])("refuses to serve with %s: exit 2, the setting named, no stack trace", (_case, env, problem) => {
+    const res = run(["serve"], { ...env, GRPC_PORT: "0", HTTP_PORT: "0", LOG_LEVEL: "silent" });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(`floodgate: invalid settings: ${problem}\n`);
+  });
+
   it("prints usage for an unknown command", () => {
     const res = run(["frobnicate"]);
     expect(res.code).toBe(2);

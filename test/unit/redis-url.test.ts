@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { baseRedisOptions, parseRedisUrl, redactRedisUrl } from "../../src/store/redis/client.js";
+import { parseRedisUrl, redactRedisUrl } from "../../src/config/redis-url.js";
+import { baseRedisOptions } from "../../src/store/redis/client.js";
 
 describe("parseRedisUrl", () => {
   it("reads host, port, db and decoded credentials", () => {

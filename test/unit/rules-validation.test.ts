@@ -285,7 +285,7 @@ describe("rules validation: what the reference server accepts", () => {
       "      requests_per_unit: 7",
     ].join("\n");
     const rules = loadRulesFromText("a.yaml", text);
-    expect(rules.root.defaults.get("a")).toMatchObject({ shadowMode: true, detailedMetric: false });
+    expect(rules.root.defaults.get("a")).toMatchObject({ shadowMode: true });
     expect(rules.root.defaults.get("b")?.rateLimit).toMatchObject({ unit: "minute", requestsPerUnit: 7 });
   });
 

@@ -87,7 +87,7 @@ describe("settings", () => {
     ["SHUTDOWN_GRACE_MS", "1.5"],
   ])("names %s when it is invalid", (name, value) => {
     expect(() => loadSettings({ [name]: value })).toThrow(
-      new RegExp(`^invalid settings:\\n  ${name}: .*"${value.replace(".", "\\.")}"`),
+      new RegExp(`^invalid settings: ${name}: .*"${value.replace(".", "\\.")}"\\)$`),
     );
   });
 
@@ -102,6 +102,16 @@ describe("settings", () => {
       expect(problems.join("\n")).toMatch(/REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL$/m);
       expect((err as Error).message).not.toMatch(/secret/);
     }
+  });
+
+  it.each([
+    ["redis://host/x", "the database (the URL's path) must be a non-negative integer"],
+    ["redis://host/1.5", "the database (the URL's path) must be a non-negative integer"],
+    ["redis://", "must name a host"],
+    ["http://host:6379", "must be a redis:// or rediss:// URL"],
+    ["not a url", "must be a redis:// or rediss:// URL"],
+  ])("refuses REDIS_URL %j with the reason, never the URL", (url, reason) => {
+    expect(() => loadSettings({ REDIS_URL: url })).toThrow(new SettingsError([`REDIS_URL: ${reason}`]));
   });
 
   it("has safe listener defaults: plain text, one gRPC port, bounded HTTP clients, Envoy's limit field on", () => {
@@ -128,6 +138,47 @@ describe("settings", () => {
     expect(() => loadSettings({ TLS_CLIENT_CA_FILE: "/ca.pem" })).toThrow(
       /TLS_CLIENT_CA_FILE: needs TLS_CERT_FILE and TLS_KEY_FILE/,
     );
+  });
+
+  it("refuses Redis TLS files while TLS is off, instead of connecting in plain text", () => {
+    const files = {
+      REDIS_TLS_CA_FILE: "/ca.pem",
+      REDIS_TLS_CERT_FILE: "/c.pem",
+      REDIS_TLS_KEY_FILE: "/k.pem",
+    };
+    expect(() => loadSettings({ REDIS_URL: "redis://r:6379", ...files })).toThrow(
+      new SettingsError([
+        "REDIS_TLS_CA_FILE, REDIS_TLS_CERT_FILE, REDIS_TLS_KEY_FILE: set, but TLS is off (use a rediss:// URL or REDIS_TLS=true)",
+      ]),
+    );
+    expect(() => loadSettings({ REDIS_SENTINELS: "s:26379", REDIS_SENTINEL_MASTER: "m", ...files })).toThrow(
+      /set, but TLS is off/,
+    );
+    expect(loadSettings({ REDIS_URL: "rediss://r:6379", ...files }).redisTls).toMatchObject({
+      enabled: true,
+    });
+    expect(
+      loadSettings({ REDIS_CLUSTER_NODES: "n:7000", REDIS_TLS: "true", ...files }).redisTls.enabled,
+    ).toBe(true);
+  });
+
+  it("takes Sentinel as the Sentinels and a master name together", () => {
+    expect(
+      loadSettings({
+        REDIS_SENTINELS: "s1:26379, s2:26379",
+        REDIS_SENTINEL_MASTER: "m",
+        REDIS_SENTINEL_PASSWORD: "pw",
+      }).redisSentinel,
+    ).toEqual({ sentinels: ["s1:26379", "s2:26379"], master: "m", password: "pw" });
+    expect(loadSettings({}).redisSentinel).toBeUndefined();
+    expect(() => loadSettings({ REDIS_SENTINELS: "s1:26379" })).toThrow(
+      new SettingsError(["REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS"]),
+    );
+  });
+
+  it("states one problem on one line, and several one per line", () => {
+    expect(new SettingsError(["A: bad"]).message).toBe("invalid settings: A: bad");
+    expect(new SettingsError(["A: bad", "B: worse"]).message).toBe("invalid settings:\n  A: bad\n  B: worse");
   });
 
   it("keeps the admin listener apart from the others, and header timeouts within the request timeout", () => {

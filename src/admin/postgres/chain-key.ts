@@ -1,5 +1,5 @@
 import { createHmac } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readSettingFile } from "../../config/setting-files.js";
 import { SettingsError } from "../../config/settings.js";
 
 /**
@@ -57,12 +57,5 @@ export function parseChainKeys(text: string): ChainKeys {
 }
 
 export async function loadChainKeys(file: string): Promise<ChainKeys> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    throw keyFileError(`cannot read ${file} (${typeof code === "string" ? code : "unreadable"})`);
-  }
-  return parseChainKeys(text);
+  return parseChainKeys((await readSettingFile("AUDIT_CHAIN_KEY_FILE", file)).toString("utf8"));
 }

@@ -12,19 +12,19 @@
  * - reconnect forever with a capped backoff, so the breaker can find Redis back;
  * - READONLY (a master demoted by a failover still holds our connection) reconnects, so Sentinel
  *   resolves the new master; the failed command is not resent (same reason as above).
- * The password never reaches a log or an error message: use `redactRedisUrl` to describe a URL.
+ * The password never reaches a log or an error message: use `redactRedisUrl` (config/redis-url.ts)
+ * to describe a URL.
  */
 import type { ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
 import type { Cluster, RedisOptions } from "ioredis";
+import { parseRedisUrl } from "../../config/redis-url.js";
 
 export interface RedisClientOptions {
   /** Per-command deadline in ms (REDIS_TIMEOUT_MS). */
   readonly timeoutMs: number;
   /** TCP connect deadline in ms. Default 2000. */
   readonly connectTimeoutMs?: number;
-  /** Queue commands while disconnected. Default false (fail fast). */
-  readonly offlineQueue?: boolean;
   /** Shown by CLIENT LIST. Default "floodgate". */
   readonly connectionName?: string;
   /** TLS options (CA, client cert and key). Given: TLS even for redis://; rediss:// alone: Node's defaults. */
@@ -34,69 +34,21 @@ export interface RedisClientOptions {
   readonly password?: string;
 }
 
-export interface RedisEndpoint {
-  readonly host: string;
-  readonly port: number;
-  readonly db: number;
-  readonly username: string | undefined;
-  readonly password: string | undefined;
-  readonly tls: boolean;
-}
-
-const DEFAULT_PORT = 6379;
 const MAX_BACKOFF_MS = 2000;
-
-/** Parses `redis://[user:pass@]host[:port][/db]` or `rediss://…`; errors never echo the URL. */
-export function parseRedisUrl(raw: string): RedisEndpoint {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    // Node's URL error carries the input (password included) in `.input`: do not rethrow it.
-    throw new Error("Redis URL is not a valid URL");
-  }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
-    throw new Error(`Redis URL scheme must be redis: or rediss:, got ${url.protocol}`);
-  }
-  if (url.hostname === "") throw new Error("Redis URL has no host");
-  const dbText = url.pathname.replace(/^\//, "");
-  const db = dbText === "" ? 0 : Number(dbText);
-  if (!Number.isInteger(db) || db < 0 || !/^\d*$/.test(dbText)) {
-    throw new Error("Redis URL database must be a non-negative integer");
-  }
-  return {
-    host: url.hostname.replace(/^\[|\]$/g, ""),
-    port: url.port === "" ? DEFAULT_PORT : Number(url.port),
-    db,
-    username: url.username === "" ? undefined : decodeURIComponent(url.username),
-    password: url.password === "" ? undefined : decodeURIComponent(url.password),
-    tls: url.protocol === "rediss:",
-  };
-}
-
-/** The URL with any credentials masked, for logs. */
-export function redactRedisUrl(raw: string): string {
-  try {
-    const { host, port, db, tls } = parseRedisUrl(raw);
-    return `${tls ? "rediss" : "redis"}://${host.includes(":") ? `[${host}]` : host}:${port}/${db}`;
-  } catch {
-    return "<invalid redis url>";
-  }
-}
 
 /** A generous ceiling for any single command, well above the per-request deadline. */
 export function backstopMs(timeoutMs: number): number {
   return Math.max(timeoutMs * 5, 250);
 }
 
-/** Options every topology shares (single node now; Sentinel and Cluster later). */
+/** Options every topology shares: the single node, Sentinel and the Cluster's nodes (connection.ts). */
 export function baseRedisOptions(options: RedisClientOptions): RedisOptions {
   return {
     // The decision deadline itself is enforced by the store (deadline.ts), which does not blame
     // Redis for the event loop's own lag; this only backstops commands that never come back.
     commandTimeout: backstopMs(options.timeoutMs),
     connectTimeout: options.connectTimeoutMs ?? 2000,
-    enableOfflineQueue: options.offlineQueue ?? false,
+    enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     // Measured with make bench: auto-pipelining's per-command bookkeeping cost more than the
     // batching saved (24k vs 19k req/s for one descriptor on Redis); the script is one command.

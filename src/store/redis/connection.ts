@@ -7,25 +7,25 @@
  * a command in flight, a REDIS_TIMEOUT_MS deadline per decision): a decision must come back within the
  * deadline or fall back to the local store, never wait for a reconnect.
  *
- * TLS files are read once, here at startup, so an unreadable file stops the process with the
- * variable's name instead of failing every reconnect. `description` is for logs: it never holds a
- * password (nor the username: ACL names can be telling, and nothing needs them in a log line).
+ * The settings are checked already (config/settings-checks.ts). TLS files are read once, here at
+ * startup, so an unreadable file stops the process (a SettingsError naming the variable) instead
+ * of failing every reconnect. `description` is for logs: it never holds a password (nor the
+ * username: ACL names can be telling, and nothing needs them in a log line).
  */
-import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
 import { Cluster, Redis } from "ioredis";
 import type { ClusterOptions, RedisOptions } from "ioredis";
-import type { Settings } from "../../config/settings.js";
-import { baseRedisOptions, createRedisClient, redactRedisUrl } from "./client.js";
+import { readSettingFileSync } from "../../config/setting-files.js";
+import type { RedisSentinelSettings, Settings } from "../../config/settings.js";
+import { redactRedisUrl } from "../../config/redis-url.js";
+import { baseRedisOptions, createRedisClient } from "./client.js";
 import type { RedisClientOptions } from "./client.js";
 
 export type RedisConnectionSettings = Pick<
   Settings,
   | "redisUrl"
   | "redisClusterNodes"
-  | "redisSentinels"
-  | "redisSentinelMaster"
-  | "redisSentinelPassword"
+  | "redisSentinel"
   | "redisUsername"
   | "redisPassword"
   | "redisTls"
@@ -51,36 +51,13 @@ const MAX_BACKOFF_MS = 2000;
 /** Deadline for each query to a Sentinel (where is the master?) and for a slot map refresh. */
 const DISCOVERY_TIMEOUT_MS = 1000;
 
-function readTlsFile(variable: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
-    throw new Error(`${variable}: cannot read ${path} (${code})`);
-  }
-}
-
-/**
- * Node TLS options from REDIS_TLS_* files, or undefined when TLS is off. Files set while TLS is
- * off are an error: the operator clearly meant TLS, and a silent plain-text connection is worse.
- */
+/** Node TLS options from the REDIS_TLS_* files, or undefined when TLS is off. */
 export function redisTlsOptions(tls: RedisConnectionSettings["redisTls"]): ConnectionOptions | undefined {
-  const files = {
-    REDIS_TLS_CA_FILE: tls.caFile,
-    REDIS_TLS_CERT_FILE: tls.certFile,
-    REDIS_TLS_KEY_FILE: tls.keyFile,
-  };
-  if (!tls.enabled) {
-    const set = Object.keys(files).filter((name) => files[name as keyof typeof files] !== undefined);
-    if (set.length > 0) {
-      throw new Error(`${set.join(", ")}: set, but TLS is off (use a rediss:// URL or REDIS_TLS=true)`);
-    }
-    return undefined;
-  }
+  if (!tls.enabled) return undefined;
   const options: ConnectionOptions = {};
-  if (tls.caFile !== undefined) options.ca = readTlsFile("REDIS_TLS_CA_FILE", tls.caFile);
-  if (tls.certFile !== undefined) options.cert = readTlsFile("REDIS_TLS_CERT_FILE", tls.certFile);
-  if (tls.keyFile !== undefined) options.key = readTlsFile("REDIS_TLS_KEY_FILE", tls.keyFile);
+  if (tls.caFile !== undefined) options.ca = readSettingFileSync("REDIS_TLS_CA_FILE", tls.caFile);
+  if (tls.certFile !== undefined) options.cert = readSettingFileSync("REDIS_TLS_CERT_FILE", tls.certFile);
+  if (tls.keyFile !== undefined) options.key = readSettingFileSync("REDIS_TLS_KEY_FILE", tls.keyFile);
   return options;
 }
 
@@ -117,25 +94,27 @@ function single(url: string, options: RedisConnectionOptions): RedisConnection {
 }
 
 /**
- * Sentinel: ioredis asks the Sentinels for the master of `name` and reconnects through them.
+ * Sentinel: ioredis asks the Sentinels for the master named REDIS_SENTINEL_MASTER and reconnects through
+ * them.
  * - failoverDetector: subscribes to +switch-master, so a failover moves the connection at once
  *   instead of when the demoted master next drops it;
  * - REDIS_TLS covers both the Sentinels and the data nodes (one switch, one CA);
  * - a Sentinel query has its own deadline, so a frozen Sentinel cannot stall reconnection.
  */
-function sentinel(sentinels: readonly string[], options: RedisConnectionOptions): RedisConnection {
+function sentinel(
+  { sentinels, master, password }: RedisSentinelSettings,
+  options: RedisConnectionOptions,
+): RedisConnection {
   const { settings } = options;
-  const name = settings.redisSentinelMaster;
-  if (name === undefined) throw new Error("REDIS_SENTINEL_MASTER: required with REDIS_SENTINELS");
   const tls = redisTlsOptions(settings.redisTls);
   const redisOptions: RedisOptions = {
     ...baseRedisOptions(clientOptions(options)),
     sentinels: sentinels.map(parseHostPort),
-    name,
+    name: master,
     role: "master",
     username: settings.redisUsername,
     password: settings.redisPassword,
-    sentinelPassword: settings.redisSentinelPassword,
+    sentinelPassword: password,
     sentinelCommandTimeout: DISCOVERY_TIMEOUT_MS,
     sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_BACKOFF_MS),
     failoverDetector: true,
@@ -144,7 +123,7 @@ function sentinel(sentinels: readonly string[], options: RedisConnectionOptions)
   return {
     client: new Redis(redisOptions),
     topology: "sentinel",
-    description: `redis-sentinel master=${name} sentinels=${sentinels.join(",")}${tlsSuffix(tls)}`,
+    description: `redis-sentinel master=${master} sentinels=${sentinels.join(",")}${tlsSuffix(tls)}`,
   };
 }
 
@@ -201,12 +180,12 @@ function cluster(seeds: readonly string[], options: RedisConnectionOptions): Red
 
 /**
  * The client for the configured topology, already connecting (see `waitUntilReady`), or
- * undefined when no Redis is configured. Throws, naming the variable, when a TLS file is unreadable.
+ * undefined when no Redis is configured. Throws a SettingsError when a TLS file is unreadable.
  */
 export function createRedisConnection(options: RedisConnectionOptions): RedisConnection | undefined {
   const { settings } = options;
   if (settings.redisClusterNodes !== undefined) return cluster(settings.redisClusterNodes, options);
-  if (settings.redisSentinels !== undefined) return sentinel(settings.redisSentinels, options);
+  if (settings.redisSentinel !== undefined) return sentinel(settings.redisSentinel, options);
   if (settings.redisUrl !== undefined) return single(settings.redisUrl, options);
   return undefined;
 }

@@ -28,6 +28,8 @@ import {
 } from "./admin-translate.js";
 import { ADMIN_SERVICE, isMalformed, serviceDefinition } from "./proto.js";
 import { toGrpcError } from "./status-map.js";
+import type { MappedError } from "./status-map.js";
+import { FAILURE_LOG_LEVEL } from "../failure-log-level.js";
 
 export interface AdminServerDeps {
   readonly admin: AdminService;
@@ -79,15 +81,19 @@ interface RefusalLog {
   readonly detail: string | undefined;
 }
 
-/** Anyone can fail authentication at will: those lines are throttled, the others are not. */
-function refusalLogger(logger: Logger): (error: unknown, fields: RefusalLog) => void {
+/**
+ * Anyone can fail authentication at will: those lines are throttled, the others are not. Each is
+ * logged at the level of its error code (transport/failure-log-level.ts).
+ */
+function refusalLogger(logger: Logger): (mapped: MappedError, error: unknown, fields: RefusalLog) => void {
   const throttle = new LogThrottle<RefusalLog>(
-    (fields, suppressed) => logger.warn({ ...fields, suppressed }, "admin request refused"),
+    (fields, suppressed) =>
+      logger[FAILURE_LOG_LEVEL.UNAUTHENTICATED]({ ...fields, suppressed }, "admin request refused"),
     { intervalMs: AUTH_LOG_INTERVAL_MS },
   );
-  return (error, fields) => {
+  return (mapped, error, fields) => {
     if (error instanceof AuthError) throttle.note(fields.result, fields);
-    else logger.warn(fields, "admin request refused");
+    else logger[FAILURE_LOG_LEVEL[mapped.code]](fields, "admin request refused");
   };
 }
 
@@ -98,7 +104,7 @@ function refusalLogger(logger: Logger): (error: unknown, fields: RefusalLog) => 
 function adminUnary(
   { method, handle, decode }: AdminRoute,
   deps: AdminServerDeps,
-  logRefusal: (error: unknown, fields: RefusalLog) => void,
+  logRefusal: ReturnType<typeof refusalLogger>,
 ): handleUnaryCall<Buffer, object> {
   const use: TokenUse = WRITES.has(method) ? "write" : "read";
   return (call: ServerUnaryCall<Buffer, object>, callback: sendUnaryData<object>) => {
@@ -122,7 +128,7 @@ function adminUnary(
           const mapped = toGrpcError(error);
           const result = resultOf(error);
           deps.count(method, result);
-          logRefusal(error, { rpc: method, result, requestId, detail: mapped.logDetail });
+          logRefusal(mapped, error, { rpc: method, result, requestId, detail: mapped.logDetail });
           callback(mapped.error);
         },
       );
@@ -202,13 +208,17 @@ function handlers(admin: AdminService): Record<string, Handler> {
   };
 }
 
+/** Serves every method of admin.proto; a method without a handler (or the reverse) is a bug. */
 export function addAdminService(server: Server, deps: AdminServerDeps): void {
   const { definition, decoders } = undecodedAdminService();
   const logRefusal = refusalLogger(deps.logger);
+  const routes = handlers(deps.admin);
+  const unmatched = Object.keys(routes).filter((method) => !(method in decoders));
+  if (unmatched.length > 0) throw new Error(`admin.proto has no method ${unmatched.join(", ")}`);
   const impl: Record<string, handleUnaryCall<Buffer, object>> = {};
-  for (const [method, handle] of Object.entries(handlers(deps.admin))) {
-    const decode = decoders[method];
-    if (decode === undefined) throw new Error(`admin.proto has no method ${method}`);
+  for (const [method, decode] of Object.entries(decoders)) {
+    const handle = routes[method];
+    if (handle === undefined) throw new Error(`admin.proto method ${method} has no handler`);
     impl[method] = adminUnary({ method, handle, decode }, deps, logRefusal);
     // The shipped alerts watch these with increase(), which misses a series' first event unless
     // the series already exists: a single replayed token is exactly the event to see.

@@ -24,6 +24,7 @@ import { addHealthService } from "./health.js";
 import { decodeRateLimitRequest, encodeRateLimitResponse } from "./rls-codec.js";
 import type { LimitRequest, LimitResult } from "../../limiting/types.js";
 import { toGrpcError } from "./status-map.js";
+import { FAILURE_LOG_LEVEL } from "../failure-log-level.js";
 import type { AdminServerDeps } from "./admin-server.js";
 import { addAdminElsewhereService, addAdminService, addDisabledAdminService } from "./admin-server.js";
 import type { TlsSource } from "../../config/tls-watcher.js";
@@ -73,7 +74,8 @@ function requestId(call: ServerUnaryCall<unknown, unknown>): string | undefined 
 /**
  * Decode guard, error mapping, access log and timing: the same for every unary method. The access
  * log records the method, the status code and the duration, never a payload: successful calls at
- * debug (off in production, and then nothing is formatted), failures at warn with their cause.
+ * debug (off in production, and then nothing is formatted), failures with their cause at the
+ * level of their error code (transport/failure-log-level.ts).
  * It is done here rather than in a grpc-js interceptor, which costs a wrapper object per call.
  */
 function unary<Req>(route: UnaryRoute<Req>, deps: GrpcServerDeps): handleUnaryCall<Req, object> {
@@ -86,7 +88,7 @@ function unary<Req>(route: UnaryRoute<Req>, deps: GrpcServerDeps): handleUnaryCa
       const ms = performance.now() - start;
       histogram.observe(ms / 1000);
       const code = status[mapped.error.code ?? status.UNKNOWN];
-      logger.warn(
+      logger[FAILURE_LOG_LEVEL[mapped.code]](
         { rpc: route.rpc, code, ms, requestId: requestId(call), detail: mapped.logDetail },
         "rpc failed",
       );

@@ -16,6 +16,8 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
 
 export interface MappedError {
   readonly error: Partial<ServiceError>;
+  /** The domain code, for the log level (transport/failure-log-level.ts). */
+  readonly code: ErrorCode;
   /** What the server log gets; the client never sees it. */
   readonly logDetail: string | undefined;
 }
@@ -25,12 +27,14 @@ export function toGrpcError(err: unknown): MappedError {
   if (isFloodgateError(err)) {
     return {
       error: { code: GRPC_STATUS[err.code], details: err.message, metadata: new Metadata() },
+      code: err.code,
       logDetail: err.detail,
     };
   }
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
   return {
     error: { code: status.INTERNAL, details: "internal error", metadata: new Metadata() },
+    code: "INTERNAL",
     logDetail: detail,
   };
 }

@@ -6,6 +6,7 @@ import type { Metrics } from "../../observability/metrics.js";
 import type { CheckLimitInput, CheckLimitOutcome } from "../../limiting/check-limit.js";
 import { registerCheckLimitRoute } from "./check-limit-route.js";
 import { classifyHttpError } from "./status-map.js";
+import { FAILURE_LOG_LEVEL } from "../failure-log-level.js";
 import swagger from "@fastify/swagger";
 import type { HealthReport } from "./ops-routes.js";
 import { registerOpsRoutes } from "./ops-routes.js";
@@ -52,18 +53,6 @@ const OPENAPI = {
   },
 };
 
-export interface RouteInfo {
-  readonly method: string;
-  readonly url: string;
-}
-
-const ROUTES = new WeakMap<FastifyInstance, RouteInfo[]>();
-
-/** Every route the server registered (HEAD twins excluded), for the OpenAPI completeness check. */
-export function registeredRoutes(app: FastifyInstance): readonly RouteInfo[] {
-  return ROUTES.get(app) ?? [];
-}
-
 export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
   // No type coercion and no silent removal of unknown fields: a typo must be a 400, not ignored.
   const app = Fastify({
@@ -79,8 +68,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, parseJson);
   app.setErrorHandler((err, request, reply) => {
     const { status, error } = classifyHttpError(err);
-    const level = status >= 500 ? "error" : "warn";
-    deps.logger[level](
+    deps.logger[FAILURE_LOG_LEVEL[error.code]](
       { route: request.url, status, requestId: request.id, detail: error.detail },
       "request failed",
     );
@@ -93,12 +81,6 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     if (request.routeOptions.url === "/api/v1/check-limit") {
       deps.metrics.requestDuration.observe({ rpc: "http_check_limit" }, reply.elapsedTime / 1000);
     }
-  });
-  const routes: RouteInfo[] = [];
-  ROUTES.set(app, routes);
-  app.addHook("onRoute", (route) => {
-    for (const method of [route.method].flat())
-      if (method !== "HEAD") routes.push({ method, url: route.url });
   });
   await app.register(swagger, OPENAPI);
   registerOpsRoutes(app, deps);
