@@ -14,6 +14,7 @@
  * runs on loopback and is not counted. Floodgate gets REDIS_TIMEOUT_MS=5000 here only: under
  * valgrind it runs ~50× slower, and the count must be of Redis decisions, not of the fallback.
  */
+import { BUILT_CLI } from "./built-cli.js";
 import type { ChildProcess } from "node:child_process";
 import { execFile, spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -145,7 +146,7 @@ function subjects(redisUrl: string, rulesDir: string): Subject[] {
     ...{ RULES_PATH: rulesDir, HOST: "127.0.0.1", HTTP_PORT: "0", LOG_LEVEL: "error" },
     ...{ REDIS_TIMEOUT_MS: "5000", REDIS_KEY_PREFIX: "fginstr:" },
   };
-  const cli = [join(PACKAGE_ROOT, "dist", "src", "cli.js"), "serve"];
+  const cli = [BUILT_CLI, "serve"];
   return [
     { id: "a", label: "(a) baseline: bare grpc-js, no decode", args: [bench("server-baseline.js")], env: {} },
     { id: "b", label: "(b) Floodgate, in-memory store", args: cli, env: floodgate },

@@ -5,10 +5,9 @@
  * Its /metrics aggregates both workers, so its row has decision sources and Redis calls per
  * request like (c); its CPU is the primary's and the workers' summed.
  */
+import { BUILT_CLI } from "./built-cli.js";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { PACKAGE_ROOT } from "../src/config/paths.js";
 import { freePort, sleep, tailOutput, terminate, track } from "../test/harness/processes.js";
 import { cpuSeconds } from "./probes.js";
 
@@ -59,7 +58,7 @@ export async function startWorkers(settings: Record<string, string>): Promise<Wo
     WORKERS: String(BENCH_WORKERS),
     ...settings,
   };
-  const cli = join(PACKAGE_ROOT, "dist", "src", "cli.js");
+  const cli = BUILT_CLI;
   const child = spawn(process.execPath, [cli, "serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
   track(child);
   const output = tailOutput(child);

@@ -1,9 +1,12 @@
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { BUILT_CLI } from "../../bench/built-cli.js";
+import { CLI_PATH } from "../harness/floodgate-process.js";
 
 // The built CLI (make test builds before running vitest), exactly as users run it.
-const CLI = join(import.meta.dirname, "../../dist/src/app/cli.js");
+const CLI = CLI_PATH;
 const FIXTURES = join(import.meta.dirname, "../fixtures/rules");
 
 function run(args: string[], env: Record<string, string> = {}) {
@@ -16,6 +19,14 @@ function run(args: string[], env: Record<string, string> = {}) {
 }
 
 describe("floodgate CLI", () => {
+  it("is what package.json installs, for the tests and the bench alike", () => {
+    const root = join(import.meta.dirname, "../..");
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+      bin: { floodgate: string };
+    };
+    expect([CLI_PATH, BUILT_CLI]).toEqual([join(root, pkg.bin.floodgate), join(root, pkg.bin.floodgate)]);
+  });
+
   it("validates the shipped rules", () => {
     const res = run(["config", "validate", join(import.meta.dirname, "../../deploy/rules")]);
     expect(res.stderr).toBe("");
