@@ -61,9 +61,15 @@ describe("JWKS file", () => {
     expect((err as Error).message).toMatch(problem);
   });
 
-  it("stops startup for an unreadable file", async () => {
+  it("stops startup for an unreadable file, in the words of every other setting's file", async () => {
     const settings = adminSettings({ jwksFile: `${fx.dir.path}/missing.json` });
-    await expect(createAuthenticator(settings)).rejects.toThrow(/ADMIN_JWKS_FILE: .*missing\.json.*ENOENT/);
+    await expect(createAuthenticator(settings)).rejects.toThrow(
+      /ADMIN_JWKS_FILE: cannot read ".*missing\.json" \(ENOENT\)/,
+    );
+    const pem = adminSettings({ jwksFile: undefined, publicKeyFile: `${fx.dir.path}/missing.pem` });
+    await expect(createAuthenticator(pem)).rejects.toThrow(
+      /ADMIN_PUBLIC_KEY_FILE: cannot read ".*missing\.pem" \(ENOENT\)/,
+    );
   });
 });
 

@@ -1,8 +1,8 @@
 import { createPublicKey } from "node:crypto";
 import type { JsonWebKey } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { createLocalJWKSet, importSPKI, jwtVerify } from "jose";
 import type { JSONWebKeySet, JWTPayload, JWTVerifyOptions } from "jose";
+import { readSettingFile } from "../../config/setting-files.js";
 import { SettingsError } from "../../config/settings.js";
 import type { AdminSettings } from "../../config/settings.js";
 import type { JwksUrlOptions } from "./jwks-url.js";
@@ -19,14 +19,22 @@ export interface KeySource {
 export async function loadKeySource(settings: AdminSettings, urlOptions: JwksUrlOptions): Promise<KeySource> {
   if (settings.jwksFile !== undefined) return jwksFileSource(settings.jwksFile);
   if (settings.jwksUrl !== undefined) return jwksUrlSource(settings.jwksUrl, urlOptions);
-  if (settings.publicKeyFile !== undefined) return publicKeySource(settings.publicKeyFile);
-  throw new SettingsError(["ADMIN_JWKS_FILE, ADMIN_JWKS_URL, ADMIN_PUBLIC_KEY_FILE: none is set"]);
+  // Settings guarantee exactly one source whenever admin is on (settings-checks.ts).
+  return publicKeySource(settings.publicKeyFile!);
 }
 
-/** Runs a startup step; any failure stops the process with a message naming the variable. */
-async function startupStep<T>(variable: string, path: string, step: () => Promise<T>): Promise<T> {
+/**
+ * Reads a key file (an unreadable file is readSettingFile's error) and parses it; a file that does
+ * not parse stops the process with a message naming the variable and the path.
+ */
+async function readKeyFile<T>(
+  variable: string,
+  path: string,
+  parse: (text: string) => Promise<T> | T,
+): Promise<T> {
+  const text = (await readSettingFile(variable, path)).toString("utf8");
   try {
-    return await step();
+    return await parse(text);
   } catch (err) {
     throw new SettingsError([`${variable}: ${path}: ${errorMessage(err)}`]);
   }
@@ -34,9 +42,7 @@ async function startupStep<T>(variable: string, path: string, step: () => Promis
 
 /** Read once at startup: rotating keys means a restart (or use ADMIN_JWKS_URL). */
 async function jwksFileSource(path: string): Promise<KeySource> {
-  const jwks = await startupStep("ADMIN_JWKS_FILE", path, async () =>
-    checkJwks(JSON.parse(await readFile(path, "utf8"))),
-  );
+  const jwks = await readKeyFile("ADMIN_JWKS_FILE", path, (text) => checkJwks(JSON.parse(text)));
   const getKey = createLocalJWKSet(jwks);
   return {
     algorithms: ALLOWED_ALGORITHMS,
@@ -55,8 +61,8 @@ function jwksUrlSource(url: string, options: JwksUrlOptions): KeySource {
 
 /** One key, one algorithm (inferred from the key); a `kid` in the token is irrelevant and ignored. */
 async function publicKeySource(path: string): Promise<KeySource> {
-  const { key, alg } = await startupStep("ADMIN_PUBLIC_KEY_FILE", path, async () => {
-    const normalized = normalizePublicPem(await readFile(path, "utf8"));
+  const { key, alg } = await readKeyFile("ADMIN_PUBLIC_KEY_FILE", path, async (text) => {
+    const normalized = normalizePublicPem(text);
     return { key: await importSPKI(normalized.pem, normalized.alg), alg: normalized.alg };
   });
   return {
