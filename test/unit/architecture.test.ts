@@ -82,6 +82,42 @@ describe("architecture", () => {
     expect(bad).toEqual([]);
   });
 
+  it("above store/, only its interface is seen (store/bucket-store.ts); app/ wires the stores", () => {
+    const bad = ALL.filter((f) => !f.file.startsWith("store/") && !f.file.startsWith("app/")).flatMap((f) =>
+      f.imports
+        .filter((i) => i.startsWith("."))
+        .map((i) => relative(SRC, join(SRC, f.file, "..", i)))
+        .filter((target) => target.startsWith("store/") && target !== "store/bucket-store.js")
+        .map((target) => `${f.file} → ${target}`),
+    );
+    expect(bad).toEqual([]);
+  });
+
+  it("each I/O library is used in one place (app/ may name its types)", () => {
+    const HOME: Record<string, string> = {
+      ioredis: "store/redis/",
+      "cluster-key-slot": "store/redis/",
+      pg: "admin/postgres/",
+      "@electric-sql/pglite": "admin/postgres/",
+      "@electric-sql/pglite-socket": "admin/postgres/",
+      jose: "admin/auth/",
+      fastify: "transport/http/",
+      "@fastify/swagger": "transport/http/",
+      pino: "observability/",
+      "prom-client": "observability/",
+      chokidar: "config/",
+    };
+    const typeOnlyInApp = (f: { file: string }, i: string) =>
+      f.file.startsWith("app/") &&
+      new RegExp(`^import type [^;]*from "${i}"`, "m").test(readFileSync(join(SRC, f.file), "utf8"));
+    const bad = ALL.flatMap((f) =>
+      f.imports
+        .filter((i) => HOME[i] !== undefined && !f.file.startsWith(HOME[i]) && !typeOnlyInApp(f, i))
+        .map((i) => `${f.file} → ${i}`),
+    );
+    expect(bad).toEqual([]);
+  });
+
   it("every source file is in a known layer", () => {
     expect(ALL.filter((f) => layerOf(f.file) === "unknown").map((f) => f.file)).toEqual([]);
   });
@@ -96,13 +132,6 @@ describe("architecture", () => {
       f.imports
         .filter((i) => (i.startsWith("@grpc/") || i.includes("transport/grpc")) && !allowed(f, i))
         .map((i) => `${f.file} → ${i}`),
-    );
-    expect(bad).toEqual([]);
-  });
-
-  it("only store/ builds bucket keys: the layers above name buckets by identity", () => {
-    const bad = ALL.filter((f) => !f.file.startsWith("store/")).flatMap((f) =>
-      f.imports.filter((i) => i.endsWith("store/keys.js")).map((i) => `${f.file} → ${i}`),
     );
     expect(bad).toEqual([]);
   });
