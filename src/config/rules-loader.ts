@@ -1,4 +1,3 @@
-import { basename } from "node:path";
 import type { DomainRules, RuleSet } from "../domain/rules.js";
 import { countRules } from "../domain/rule-count.js";
 import { buildDomain } from "./rules-build.js";
@@ -66,16 +65,6 @@ export function buildRuleSet(files: readonly RulesFile[], options: RulesLoadOpti
 function inFileOrder(issues: RuleIssue[], files: readonly RulesFile[]): RuleIssue[] {
   const order = new Map(files.map((file, index) => [file.path, index]));
   return issues.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0));
-}
-
-/** Parses and validates one document; for unit tests and tools. Warnings are dropped. Throws RulesError. */
-export function loadRulesFromText(file: string, text: string, options: RulesLoadOptions = {}): DomainRules {
-  const { raw, issues } = parseRulesText(file, text, options);
-  if (issues.length > 0 || raw === undefined) {
-    throw new RulesError(issues.length > 0 ? issues : [{ file, path: "", message: "no rules document" }]);
-  }
-  const digest = digestFiles([{ path: file, name: basename(file), bytes: Buffer.from(text) }]);
-  return buildDomain({ domain: raw.domain, descriptors: raw.descriptors, paths: [file], digest });
 }
 
 interface ParsedText {

@@ -9,7 +9,7 @@ import type { AdminDatabase } from "../../src/admin/postgres/admin-database.js";
 import { connectAdminDatabase } from "../../src/admin/postgres/admin-database.js";
 import type { AuditAction } from "../../src/admin/types.js";
 import type { BucketId } from "../../src/domain/bucket.js";
-import { loadRulesFromText } from "../../src/config/rules-loader.js";
+import { loadRulesFromText } from "../fixtures/rules-text.js";
 import { createAdminService } from "../../src/admin/admin-service.js";
 import { OverrideTable } from "../../src/admin/override-table.js";
 import { createMemoryStore } from "../../src/store/local/memory-store.js";

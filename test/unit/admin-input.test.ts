@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { validateLimit, validateTarget } from "../../src/admin/admin-input.js";
 import type { TargetInput } from "../../src/admin/admin-input.js";
-import { loadRulesFromText } from "../../src/config/rules-loader.js";
+import { loadRulesFromText } from "../fixtures/rules-text.js";
 import { toLimitRequest } from "../../src/limiting/check-limit.js";
 import { validateLimitRequest } from "../../src/limiting/limits.js";
 

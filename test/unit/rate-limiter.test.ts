@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadRulesFromText } from "../../src/config/rules-loader.js";
+import { loadRulesFromText } from "../fixtures/rules-text.js";
 import type { RuleSet } from "../../src/domain/rules.js";
 import { OverrideTable } from "../../src/admin/override-table.js";
 import { createCheckLimit } from "../../src/limiting/check-limit.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { OverrideTable } from "../../src/admin/override-table.js";
-import { loadRulesFromText } from "../../src/config/rules-loader.js";
+import { loadRulesFromText } from "../fixtures/rules-text.js";
 import type { RuleSet } from "../../src/domain/rules.js";
 import type { LimitSpec, RequestDescriptor } from "../../src/limiting/types.js";
 import { resolveLimits } from "../../src/limiting/resolve.js";

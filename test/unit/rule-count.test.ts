@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { buildRuleSet, loadRulesFromText } from "../../src/config/rules-loader.js";
+import { buildRuleSet } from "../../src/config/rules-loader.js";
+import { loadRulesFromText } from "../fixtures/rules-text.js";
 import { countRules } from "../../src/domain/rule-count.js";
 
 /** One count of rate_limit blocks, for the loaded RuleSet (metrics, logs) and `config validate`. */

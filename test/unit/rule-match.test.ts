@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { loadRulesFromText } from "../../src/config/rules-loader.js";
+import { loadRulesFromText } from "../fixtures/rules-text.js";
 import { matchDescriptor } from "../../src/domain/rule-match.js";
 import type { DescriptorEntry, DomainRules, RuleMatch } from "../../src/domain/rules.js";
 import { compileWildcard } from "../../src/domain/wildcard.js";

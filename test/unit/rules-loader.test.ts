@@ -210,7 +210,7 @@ describe("the digest", () => {
 describe("summarizeRulesChange", () => {
   it("names the added, removed and changed domains", async () => {
     const { summarizeRulesChange } = await import("../../src/config/rules-diff.js");
-    const { loadRulesFromText } = await import("../../src/config/rules-loader.js");
+    const { loadRulesFromText } = await import("../fixtures/rules-text.js");
     const set = (docs: Record<string, string>) => {
       const domains = new Map(
         Object.entries(docs).map(([name, text]) => [name, loadRulesFromText(`${name}.yaml`, text)]),

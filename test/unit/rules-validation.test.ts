@@ -2,13 +2,8 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import {
-  buildRuleSet,
-  formatIssue,
-  loadRules,
-  loadRulesFromText,
-  RulesError,
-} from "../../src/config/rules-loader.js";
+import { buildRuleSet, formatIssue, loadRules, RulesError } from "../../src/config/rules-loader.js";
+import { loadRulesFromText } from "../fixtures/rules-text.js";
 import type { LoadedRules, RuleIssue, RulesLoadOptions } from "../../src/config/rules-loader.js";
 
 const INVALID = fileURLToPath(new URL("../fixtures/rules/invalid/", import.meta.url));
