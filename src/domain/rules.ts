@@ -1,9 +1,8 @@
 import type { Unit } from "./units.js";
 
-/**
- * The immutable rule tree built from the reference server's YAML (README, "Rules"). A RuleSet is built
- * once per (re)load and swapped as one reference; nothing in it is ever mutated.
- */
+// The immutable rule tree built from the reference server's YAML (README, "Rules"). A RuleSet is
+// built once per (re)load and swapped as one reference; nothing in it is ever mutated.
+
 /**
  * The largest requests_per_unit and burst, in the rules and in an operator's override: they are
  * uint32 fields on the wire (Envoy's RateLimit, floodgate.v1.Limit), as is a reported remaining.
