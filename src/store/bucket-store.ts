@@ -16,7 +16,8 @@ export interface BucketSnapshot {
 
 /**
  * The one interface every store implements (the contract suite runs against each). Callers name
- * buckets by identity; each store builds its own keys (keys.ts) and applies its own prefix.
+ * buckets by identity; the stores build the keys (keys.ts, once per evaluate however many stores
+ * are stacked: keyed-store.ts) and each applies its own prefix.
  * evaluate() is atomic over all checks: all-or-nothing, one round trip where the store allows it.
  */
 export interface BucketStore {

@@ -1,7 +1,9 @@
 import type { CircuitBreakerPolicy, IBackoff, IBackoffFactory } from "cockatiel";
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
-import type { BucketCheck, BucketSpec } from "../domain/bucket.js";
-import type { BucketStore, StoreDecision } from "./bucket-store.js";
+import type { BucketSpec, KeyedCheck } from "../domain/bucket.js";
+import type { StoreDecision } from "./bucket-store.js";
+import type { KeyedBucketStore } from "./keyed-store.js";
+import { keyedChecks } from "./keys.js";
 import type { RedisErrorKind } from "./redis/errors.js";
 import { classifyRedisError, isTransient, StoreError } from "./redis/errors.js";
 
@@ -18,6 +20,8 @@ import { classifyRedisError, isTransient, StoreError } from "./redis/errors.js";
  * - In fallback the local buckets get capacity and rate divided by `divisor`, so that N replicas,
  *   each deciding alone, stay near the global limit. A bug (a non-transient error) is not hidden
  *   by the fallback: it propagates.
+ * - Both stores key buckets alike but for Redis' own prefix, so the keys built by the caller (or by
+ *   evaluate(), once) go to whichever store decides (keyed-store.ts).
  */
 export interface FallbackEvents {
   onEnter(reason: string): void;
@@ -29,8 +33,8 @@ export interface FallbackEvents {
 }
 
 export interface FallbackStoreOptions {
-  readonly primary: BucketStore;
-  readonly local: BucketStore;
+  readonly primary: KeyedBucketStore;
+  readonly local: KeyedBucketStore;
   readonly divisor: number;
   readonly failures: number;
   readonly cooldownMs: number;
@@ -38,7 +42,7 @@ export interface FallbackStoreOptions {
   readonly events: FallbackEvents;
 }
 
-export interface FallbackStore extends BucketStore {
+export interface FallbackStore extends KeyedBucketStore {
   /**
    * "degraded" while decisions come from the local store. The state only: /readyz answers anyone,
    * so the reason goes to the log line of the transition, never here.
@@ -106,10 +110,10 @@ export function createFallbackStore(options: FallbackStoreOptions): FallbackStor
 
   // Promise chains rather than async functions here and below: every Redis decision passes
   // through, and each async layer costs a promise and a microtask turn.
-  function timedPrimary(checks: readonly BucketCheck[]): Promise<StoreDecision> {
+  function timedPrimary(checks: readonly KeyedCheck[]): Promise<StoreDecision> {
     const start = performance.now();
     const timed = (): void => events.onRedisCall((performance.now() - start) / 1000);
-    return primary.evaluate(checks).then(
+    return primary.evaluateKeyed(checks).then(
       (decision) => {
         timed();
         return decision;
@@ -125,25 +129,28 @@ export function createFallbackStore(options: FallbackStoreOptions): FallbackStor
     );
   }
 
-  function fromLocal(checks: readonly BucketCheck[]): Promise<StoreDecision> {
+  function fromLocal(checks: readonly KeyedCheck[]): Promise<StoreDecision> {
     events.onFallbackDecision();
-    return local.evaluate(
+    return local.evaluateKeyed(
       divisor === 1 ? checks : checks.map((c) => ({ ...c, spec: divideSpec(c.spec, divisor) })),
     );
   }
 
+  function evaluateKeyed(checks: readonly KeyedCheck[]): Promise<StoreDecision> {
+    // While one request probes a half-open breaker, cockatiel would make every other request
+    // wait for that probe; they go to the local store instead, so none pays the timeout.
+    if (breaker.state === CircuitState.HalfOpen) return fromLocal(checks);
+    return breaker
+      .execute(() => timedPrimary(checks))
+      .catch((error: unknown) => {
+        if (error instanceof BrokenCircuitError || isTransient(error)) return fromLocal(checks);
+        throw error;
+      });
+  }
+
   return {
-    evaluate(checks) {
-      // While one request probes a half-open breaker, cockatiel would make every other request
-      // wait for that probe; they go to the local store instead, so none pays the timeout.
-      if (breaker.state === CircuitState.HalfOpen) return fromLocal(checks);
-      return breaker
-        .execute(() => timedPrimary(checks))
-        .catch((error: unknown) => {
-          if (error instanceof BrokenCircuitError || isTransient(error)) return fromLocal(checks);
-          throw error;
-        });
-    },
+    evaluate: (checks) => evaluateKeyed(keyedChecks(checks, "")),
+    evaluateKeyed,
     peek: (bucket) => primary.peek(bucket),
     // An operator's reset must hold whichever store decides next.
     reset: async (bucket) => {

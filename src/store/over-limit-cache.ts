@@ -1,8 +1,9 @@
 import { LRUCache } from "lru-cache";
-import type { BucketCheck, BucketOutcome, BucketSpec } from "../domain/bucket.js";
+import type { BucketOutcome, BucketSpec, KeyedCheck } from "../domain/bucket.js";
 import { NEVER, tokensNeeded } from "../domain/bucket.js";
-import type { BucketStore, StoreDecision } from "./bucket-store.js";
-import { bucketKey } from "./keys.js";
+import type { StoreDecision } from "./bucket-store.js";
+import type { KeyedBucketStore } from "./keyed-store.js";
+import { bucketKey, keyedChecks } from "./keys.js";
 
 /**
  * The local over-limit cache (README, "Sizing"): a bucket that Redis has just denied is remembered until it
@@ -12,7 +13,8 @@ import { bucketKey } from "./keys.js";
  * It never over-allows: an entry only ever denies, and only a request that needs at least as many
  * tokens as the denied one, on a bucket with the same spec (a reloaded limit bypasses old entries),
  * before the time Redis said the tokens would be there. Entries are keyed as the in-process store
- * keys its buckets (keys.ts, no prefix).
+ * keys its buckets (keys.ts, no prefix). As the outermost store it builds each check's key once per
+ * evaluate() and hands the keyed checks to the inner store (keyed-store.ts).
  */
 export interface OverLimitCacheOptions {
   readonly maxEntries: number;
@@ -41,28 +43,27 @@ function sameSpec(a: BucketSpec, b: BucketSpec): boolean {
   );
 }
 
-export function withOverLimitCache(inner: BucketStore, options: OverLimitCacheOptions): BucketStore {
+export function withOverLimitCache(
+  inner: KeyedBucketStore,
+  options: OverLimitCacheOptions,
+): KeyedBucketStore {
   if (options.maxEntries === 0) return inner;
   const clock = options.clock ?? (() => performance.now());
   const denials = new LRUCache<string, Denial>({ max: options.maxEntries });
 
-  function cached(check: BucketCheck, key: string, now: number): Denial | undefined {
+  function cached(check: KeyedCheck, now: number): Denial | undefined {
     if (check.shadow) return undefined;
-    const denial = denials.get(key);
+    const denial = denials.get(check.key);
     if (denial === undefined || denial.until <= now) return undefined;
     return tokensNeeded(check.cost) >= denial.need && sameSpec(denial.spec, check.spec) ? denial : undefined;
   }
 
   /** Denied from memory. Buckets not in the cache were not consulted: they report nothing left. */
-  function fromCache(
-    checks: readonly BucketCheck[],
-    keys: readonly string[],
-    now: number,
-  ): StoreDecision | undefined {
+  function fromCache(checks: readonly KeyedCheck[], now: number): StoreDecision | undefined {
     // The common case is a miss: find out before building any outcome.
-    if (!checks.some((check, i) => cached(check, keys[i]!, now) !== undefined)) return undefined;
-    const outcomes = checks.map((check, i): BucketOutcome => {
-      const denial = cached(check, keys[i]!, now);
+    if (!checks.some((check) => cached(check, now) !== undefined)) return undefined;
+    const outcomes = checks.map((check): BucketOutcome => {
+      const denial = cached(check, now);
       if (denial === undefined) return UNKNOWN;
       const retryMs = denial.never ? NEVER : Math.ceil(denial.until - now);
       return {
@@ -75,19 +76,13 @@ export function withOverLimitCache(inner: BucketStore, options: OverLimitCacheOp
     return { allowed: false, outcomes, source: "local_cache" };
   }
 
-  /** `keys` are the checks' keys, in order. */
-  function remember(
-    asked: { checks: readonly BucketCheck[]; keys: readonly string[] },
-    decision: StoreDecision,
-    now: number,
-  ): void {
-    const { checks, keys } = asked;
+  function remember(checks: readonly KeyedCheck[], decision: StoreDecision, now: number): void {
     decision.outcomes.forEach((outcome, i) => {
       const check = checks[i]!;
       if (outcome.sufficient || check.shadow) return;
       const never = outcome.retryMs === NEVER;
       const until = now + (never ? NEVER_TTL_MS : outcome.retryMs);
-      denials.set(keys[i]!, {
+      denials.set(check.key, {
         until,
         fullAt: now + outcome.resetMs,
         need: tokensNeeded(check.cost),
@@ -97,22 +92,25 @@ export function withOverLimitCache(inner: BucketStore, options: OverLimitCacheOp
     });
   }
 
+  function evaluateKeyed(checks: readonly KeyedCheck[]): Promise<StoreDecision> {
+    const now = clock();
+    const hit = fromCache(checks, now);
+    if (hit !== undefined) return Promise.resolve(hit);
+    // A promise chain, not an async function: one promise less on every decision.
+    return inner.evaluateKeyed(checks).then((decision) => {
+      if (!decision.allowed && decision.source === "redis") remember(checks, decision, now);
+      return decision;
+    });
+  }
+
   return {
-    ...inner,
-    evaluate(checks) {
-      const now = clock();
-      const keys = checks.map((check) => bucketKey(check.bucket));
-      const hit = fromCache(checks, keys, now);
-      if (hit !== undefined) return Promise.resolve(hit);
-      // A promise chain, not an async function: one promise less on every decision.
-      return inner.evaluate(checks).then((decision) => {
-        if (!decision.allowed && decision.source === "redis") remember({ checks, keys }, decision, now);
-        return decision;
-      });
-    },
+    evaluate: (checks) => evaluateKeyed(keyedChecks(checks, "")),
+    evaluateKeyed,
+    peek: (bucket) => inner.peek(bucket),
     reset(bucket) {
       denials.delete(bucketKey(bucket));
       return inner.reset(bucket);
     },
+    close: () => inner.close(),
   };
 }

@@ -6,7 +6,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BucketCheck, BucketId } from "../../src/domain/bucket.js";
-import type { BucketStore } from "../../src/store/bucket-store.js";
+import type { KeyedBucketStore } from "../../src/store/keyed-store.js";
+import { keyedChecks } from "../../src/store/keys.js";
 import { createRedisClient, waitUntilReady } from "../../src/store/redis/client.js";
 import { createRedisStore } from "../../src/store/redis/redis-store.js";
 import { freePort } from "../harness/processes.js";
@@ -19,7 +20,7 @@ const SCRIPT_COMMANDS = ["evalsha", "eval", "script|load", "hmget"];
 let server: RedisServer;
 let client: Redis;
 let admin: Redis;
-let store: BucketStore;
+let store: KeyedBucketStore;
 
 beforeAll(async () => {
   server = await startRedisServer();
@@ -146,14 +147,20 @@ describe("redis store on a private server", () => {
   it("keys each bucket exactly as earlier versions did, so buckets already in Redis keep counting", async () => {
     const [seconds, micros] = await admin.time();
     const nowUs = Number(seconds) * 1e6 + Number(micros);
+    const spec = { capacity: 5, refillTokens: 5, refillPeriodUs: 3600e6 };
     for (const [bucket, key] of PINNED_KEYS) {
-      // One token left, written by an earlier Floodgate.
-      await admin.hset(key, { t: "1", u: String(nowUs) });
-      expect(await store.peek(bucket), key).toEqual({ tokens: 1, updatedAtMs: nowUs / 1000 });
-      const spec = { capacity: 5, refillTokens: 5, refillPeriodUs: 3600e6 };
-      const decision = await store.evaluate([{ bucket, spec, cost: 1, shadow: false }]);
-      expect(decision.outcomes[0], key).toMatchObject({ sufficient: true, remaining: 0 });
-      expect(Number(await admin.hget(key, "t"))).toBeLessThan(0.01);
+      const check = { bucket, spec, cost: 1, shadow: false };
+      // Both ways in: evaluate() keys the check itself; evaluateKeyed() gets the key built without
+      // the prefix, as from the stores in front of it in production.
+      const ways = [() => store.evaluate([check]), () => store.evaluateKeyed(keyedChecks([check], ""))];
+      for (const evaluate of ways) {
+        // One token left, written by an earlier Floodgate.
+        await admin.hset(key, { t: "1", u: String(nowUs) });
+        expect(await store.peek(bucket), key).toEqual({ tokens: 1, updatedAtMs: nowUs / 1000 });
+        const decision = await evaluate();
+        expect(decision.outcomes[0], key).toMatchObject({ sufficient: true, remaining: 0 });
+        expect(Number(await admin.hget(key, "t"))).toBeLessThan(0.01);
+      }
       await store.reset(bucket);
       expect(await admin.exists(key), key).toBe(0);
     }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { BucketCheck, BucketId } from "../../src/domain/bucket.js";
-import type { BucketStore, StoreDecision } from "../../src/store/bucket-store.js";
+import type { StoreDecision } from "../../src/store/bucket-store.js";
 import type { FallbackEvents } from "../../src/store/fallback-store.js";
 import { createFallbackStore, divideSpec, probeBackoff } from "../../src/store/fallback-store.js";
+import type { KeyedBucketStore } from "../../src/store/keyed-store.js";
 import { createMemoryStore } from "../../src/store/local/memory-store.js";
 import { StoreError } from "../../src/store/redis/errors.js";
 
@@ -24,8 +25,9 @@ function switchable() {
     source: "redis",
   };
   const resets: BucketId[] = [];
-  const store: BucketStore = {
-    evaluate: () => {
+  const store: KeyedBucketStore = {
+    evaluate: () => Promise.reject(new Error("the fallback must pass keyed checks to evaluateKeyed")),
+    evaluateKeyed: () => {
       calls++;
       if (mode === "down") return Promise.reject(new Error("Command timed out"));
       if (mode === "bug") return Promise.reject(new Error("ERR Error running script: boom"));

@@ -151,6 +151,15 @@ describe("bucket keys", () => {
     ]);
   });
 
+  it("under a prefix are the prefix and the key without one (the Redis store relies on it)", () => {
+    fc.assert(
+      fc.property(prefix, input, (p, i) => {
+        expect(p + bucketKey(i)).toBe(bucketKey(i, p));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it("share one slot when the prefix holds a hash tag", () => {
     const slots = new Set(
       ["a", "b", "c"].map((user) =>

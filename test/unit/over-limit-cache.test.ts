@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { BucketCheck, BucketId } from "../../src/domain/bucket.js";
+import type { BucketCheck, BucketId, KeyedCheck } from "../../src/domain/bucket.js";
 import { NEVER } from "../../src/domain/bucket.js";
-import type { BucketStore, StoreDecision } from "../../src/store/bucket-store.js";
+import type { StoreDecision } from "../../src/store/bucket-store.js";
+import type { KeyedBucketStore } from "../../src/store/keyed-store.js";
+import { bucketKey } from "../../src/store/keys.js";
 import { withOverLimitCache } from "../../src/store/over-limit-cache.js";
 
 const spec = { capacity: 5, refillTokens: 1, refillPeriodUs: 1_000_000 };
@@ -13,19 +15,23 @@ const check = (user: string, cost = 1, s = spec): BucketCheck => ({
   shadow: false,
 });
 
-/** Counts calls and answers what the test queues, standing in for Redis in this unit test. */
+/**
+ * Counts calls, records the keyed checks it is handed and answers what the test queues, standing
+ * in for Redis in this unit test. The cache must hand its keys inward, never the bare identities.
+ */
 function scripted(answers: StoreDecision[]) {
-  let calls = 0;
-  const store: BucketStore = {
-    evaluate: () => {
-      calls++;
+  const asked: (readonly KeyedCheck[])[] = [];
+  const store: KeyedBucketStore = {
+    evaluate: () => Promise.reject(new Error("the cache must pass its keyed checks to evaluateKeyed")),
+    evaluateKeyed: (checks) => {
+      asked.push(checks);
       return Promise.resolve(answers.shift() ?? { allowed: true, outcomes: [], source: "redis" });
     },
     peek: () => Promise.resolve(undefined),
     reset: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
-  return { store, calls: () => calls };
+  return { store, asked, calls: () => asked.length };
 }
 
 const denied = (retryMs: number): StoreDecision => ({
@@ -38,6 +44,24 @@ const denied = (retryMs: number): StoreDecision => ({
 });
 
 describe("over-limit cache", () => {
+  it("hands the inner store each check keyed as keys.ts keys it, without a prefix", async () => {
+    const inner = scripted([]);
+    const store = withOverLimitCache(inner.store, { maxEntries: 10, clock: () => 0 });
+    const perMinute: BucketCheck = {
+      ...check("b", 0),
+      bucket: { ...bucket("b"), descriptorLimit: { requestsPerUnit: 5, unit: "minute" } },
+      shadow: true,
+    };
+    await store.evaluate([check("a", 2), perMinute]);
+    expect(inner.asked).toEqual([
+      [
+        { key: bucketKey(bucket("a")), spec, cost: 2, shadow: false },
+        { key: bucketKey(perMinute.bucket), spec, cost: 0, shadow: true },
+      ],
+    ]);
+    expect(inner.asked[0]!.map((c) => c.key)).toEqual(["{olc|user=a}", "{olc|user=b}%L5/minute"]);
+  });
+
   it("denies repeats locally until the bucket could pass again", async () => {
     let now = 0;
     const inner = scripted([denied(1000)]);

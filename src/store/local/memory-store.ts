@@ -3,13 +3,14 @@
  * no REDIS_URL is set. Bounded by an LRU (an evicted bucket comes back full, the price of a
  * bound), timed by the process's monotonic clock. Evaluation is synchronous, so it is atomic
  * with respect to every other call on the event loop. Its keys are keys.ts's without a prefix: the
- * map is this process's alone.
+ * map is this process's alone. evaluateKeyed() takes them already built (keyed-store.ts).
  */
 import { performance } from "node:perf_hooks";
 import { LRUCache } from "lru-cache";
-import type { BucketCheck, BucketState } from "../../domain/bucket.js";
+import type { BucketState, KeyedCheck } from "../../domain/bucket.js";
 import { evaluateBuckets } from "../../domain/token-bucket.js";
-import type { BucketStore, StoreDecision } from "../bucket-store.js";
+import type { StoreDecision } from "../bucket-store.js";
+import type { KeyedBucketStore } from "../keyed-store.js";
 import { bucketKey, keyedChecks } from "../keys.js";
 
 export interface MemoryStoreOptions {
@@ -24,13 +25,22 @@ export interface MemoryStoreOptions {
   readonly onEvict?: () => void;
 }
 
-export interface MemoryStore extends BucketStore {
+export interface MemoryStore extends KeyedBucketStore {
   /** Buckets held now (floodgate_local_buckets). */
   size(): number;
 }
 
 function monotonicUs(): number {
   return performance.now() * 1000;
+}
+
+/** The decision `decide` returns, or its throw as a rejection. */
+function settled(decide: () => StoreDecision): Promise<StoreDecision> {
+  try {
+    return Promise.resolve(decide());
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
 }
 
 export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
@@ -47,23 +57,18 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
         }),
   });
 
-  function evaluateNow(checks: readonly BucketCheck[]): StoreDecision {
-    const keyed = keyedChecks(checks, "");
-    const states = keyed.map((check) => buckets.get(check.key));
-    const { decision, next } = evaluateBuckets({ states, checks: keyed, nowUs: clock() });
+  function evaluateNow(checks: readonly KeyedCheck[]): StoreDecision {
+    const states = checks.map((check) => buckets.get(check.key));
+    const { decision, next } = evaluateBuckets({ states, checks, nowUs: clock() });
     // A denied request took nothing: leaving the stored states alone is equivalent and cheaper.
-    if (decision.allowed) next.forEach((state, i) => buckets.set(keyed[i]!.key, state));
+    if (decision.allowed) next.forEach((state, i) => buckets.set(checks[i]!.key, state));
     return { allowed: decision.allowed, outcomes: decision.outcomes, source: "local" };
   }
 
   return {
-    evaluate(checks) {
-      try {
-        return Promise.resolve(evaluateNow(checks));
-      } catch (error) {
-        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-      }
-    },
+    // Keys are built inside the try too: whatever throws becomes a rejection, as from any store.
+    evaluate: (checks) => settled(() => evaluateNow(keyedChecks(checks, ""))),
+    evaluateKeyed: (checks) => settled(() => evaluateNow(checks)),
     peek(bucket) {
       const state = buckets.peek(bucketKey(bucket));
       if (state === undefined) return Promise.resolve(undefined);

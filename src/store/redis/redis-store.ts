@@ -10,16 +10,19 @@
  *
  * Every error leaves as a StoreError (classifyRedisError): callers read `transient` and `kind`.
  *
- * Keys are keys.ts's under the store's own prefix (REDIS_KEY_PREFIX): built once per evaluate(),
- * so that the slot grouping, the scripts and the refunds all see the same full keys.
+ * Keys are keys.ts's under the store's own prefix (REDIS_KEY_PREFIX). evaluate() builds them
+ * whole; evaluateKeyed() is handed them without the prefix (keyed-store.ts) and puts it in front.
+ * Either way the full keys are made once per call, before anything else, so that the slot grouping
+ * (a prefix may hold the hash tag itself), the scripts and the refunds all see the same full keys.
  *
  * ioredis' defineCommand would do the same, but it sends the first call of every connection as a
  * full EVAL and needs an untyped property on the client; doing it here keeps the types and makes
  * "one EVALSHA per evaluate()" literally true.
  */
 import type { Redis } from "ioredis";
-import type { BucketCheck, BucketOutcome, KeyedCheck } from "../../domain/bucket.js";
-import type { BucketSnapshot, BucketStore, StoreDecision } from "../bucket-store.js";
+import type { BucketOutcome, KeyedCheck } from "../../domain/bucket.js";
+import type { BucketSnapshot, StoreDecision } from "../bucket-store.js";
+import type { KeyedBucketStore } from "../keyed-store.js";
 import { bucketKey, keyedChecks } from "../keys.js";
 import type { CrossSlotDeps, RefundEntry, RefundResult } from "./cross-slot.js";
 import { evaluateAcrossSlots, groupBySlot } from "./cross-slot.js";
@@ -190,28 +193,41 @@ function scriptCalls(client: RedisStoreClient): Pick<CrossSlotDeps, "charge" | "
   };
 }
 
-export function createRedisStore(options: RedisStoreOptions): BucketStore {
+/**
+ * The checks with `prefix` in front of their keys. Concatenation leaves a V8 cons string, unlike
+ * keys.ts's join, but these keys are written to the socket and dropped, never kept in a map.
+ */
+function prefixed(checks: readonly KeyedCheck[], prefix: string): readonly KeyedCheck[] {
+  if (prefix === "") return checks;
+  return checks.map(({ key, spec, cost, shadow }) => ({ key: prefix + key, spec, cost, shadow }));
+}
+
+export function createRedisStore(options: RedisStoreOptions): KeyedBucketStore {
   const { client, keyPrefix = "", closeClient = true, onRefundError, deadlineMs } = options;
   const crossSlot: CrossSlotDeps = {
     ...scriptCalls(client),
     onRefundError: (error) => onRefundError?.(classifyRedisError(error)),
   };
 
-  function evaluate(checks: readonly BucketCheck[]): Promise<StoreDecision> {
-    const keyed = keyedChecks(checks, keyPrefix);
+  /** `full` are the checks on their full keys, prefix included. */
+  function charge(full: readonly KeyedCheck[]): Promise<StoreDecision> {
     // Single node and Sentinel: one call with every key (Redis enforces slots only in Cluster).
-    if (!client.isCluster) return crossSlot.charge(keyed);
-    const groups = groupBySlot(keyed);
-    return groups.length === 1 ? crossSlot.charge(keyed) : evaluateAcrossSlots(crossSlot, groups);
+    if (!client.isCluster) return crossSlot.charge(full);
+    const groups = groupBySlot(full);
+    return groups.length === 1 ? crossSlot.charge(full) : evaluateAcrossSlots(crossSlot, groups);
+  }
+
+  /** `fullKeys` keys the checks under the prefix; it runs guarded, so a throw there is classified. */
+  function decide(count: number, fullKeys: () => readonly KeyedCheck[]): Promise<StoreDecision> {
+    if (count === 0) return Promise.resolve(NO_CHECKS);
+    if (deadlineMs === undefined) return classified(() => charge(fullKeys()));
+    // withDeadline classifies too (its own timeout is a StoreError already): one promise less.
+    return guarded(() => withDeadline(charge(fullKeys()), { ms: deadlineMs, mapError: classifyRedisError }));
   }
 
   return {
-    evaluate(checks) {
-      if (checks.length === 0) return Promise.resolve(NO_CHECKS);
-      if (deadlineMs === undefined) return classified(() => evaluate(checks));
-      // withDeadline classifies too (its own timeout is a StoreError already): one promise less.
-      return guarded(() => withDeadline(evaluate(checks), { ms: deadlineMs, mapError: classifyRedisError }));
-    },
+    evaluate: (checks) => decide(checks.length, () => keyedChecks(checks, keyPrefix)),
+    evaluateKeyed: (checks) => decide(checks.length, () => prefixed(checks, keyPrefix)),
     peek(bucket) {
       return classified(async () =>
         parseSnapshot(await client.hmget(bucketKey(bucket, keyPrefix), "t", "u")),
@@ -225,5 +241,5 @@ export function createRedisStore(options: RedisStoreOptions): BucketStore {
       // QUIT needs a live connection (no offline queue): when Redis is down, just drop the socket.
       await client.quit().catch(() => client.disconnect());
     },
-  } satisfies BucketStore;
+  } satisfies KeyedBucketStore;
 }
