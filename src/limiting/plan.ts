@@ -77,10 +77,20 @@ function unitMs(limit: ResolvedLimit): number {
   return UNIT_SECONDS[limit.rule.unit] * 1000;
 }
 
+/**
+ * A bucket that a static denial (a `requests_per_unit: 0` limit) did not consult: the request
+ * made no store call, so its state is unknown. It reports 0 left and no reset (README, "Token
+ * bucket semantics"): never more than it may hold, and reading it would cost the store call the
+ * static denial exists to save. At 0 left the zero limit's OVER_LIMIT status stays the most
+ * restrictive, so the RateLimit-* headers and CheckLimit's answer explain the denial.
+ */
+function notConsulted(limit: ResolvedLimit): DescriptorStatus {
+  return { code: "OK", currentLimit: specOf(limit), limitRemaining: 0, resetMs: 0, retryMs: 0 };
+}
+
 function bucketStatus(limit: ResolvedLimit, outcome: BucketOutcome | undefined): DescriptorStatus {
+  if (outcome === undefined) return notConsulted(limit);
   const currentLimit = specOf(limit);
-  // No outcome: another descriptor denied the request statically, so no bucket was consulted.
-  if (outcome === undefined) return { code: "OK", currentLimit, limitRemaining: 0, resetMs: 0, retryMs: 0 };
   const blocks = !outcome.sufficient && !limit.shadow;
   // A check that can never pass (cost above capacity) suggests waiting one unit, not forever.
   const retryMs = outcome.retryMs === NEVER ? unitMs(limit) : outcome.retryMs;

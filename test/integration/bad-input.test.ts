@@ -92,6 +92,22 @@ describe("bad input gets INVALID_ARGUMENT / 400 with a generic message", () => {
     expect(err).toMatchObject({ code: status.INVALID_ARGUMENT, details: "invalid request: user_id" });
   });
 
+  // A CheckLimit caller sent user_id, endpoint and weight, never descriptors: errors name those.
+  it.each([
+    ["a 1,025-character user_id", { user_id: long(1025), endpoint: "/a" }, "user_id"],
+    ["U+FFFD in user_id", { user_id: "a\uFFFD", endpoint: "/a" }, "user_id"],
+    ["a 1,025-character endpoint", { user_id: "a", endpoint: long(1025) }, "endpoint"],
+    ["U+FFFD in endpoint", { user_id: "a", endpoint: "/\uFFFD" }, "endpoint"],
+    ["an endpoint alone, too long", { user_id: "", endpoint: long(1025) }, "endpoint"],
+    ["a huge weight", { user_id: "a", endpoint: "/a", weight: 2_000_000_000 }, "weight"],
+  ])("names CheckLimit's own field for %s (gRPC)", async (_name, req, field) => {
+    const err = (await call(server.rateLimiter, "CheckLimit", req).catch((e: unknown) => e)) as {
+      code: number;
+      details: string;
+    };
+    expect(err).toMatchObject({ code: status.INVALID_ARGUMENT, details: `invalid request: ${field}` });
+  });
+
   const post = (body: string | Uint8Array, contentType = "application/json") =>
     fetch(`${server.httpUrl}/api/v1/check-limit`, {
       method: "POST",
@@ -110,6 +126,11 @@ describe("bad input gets INVALID_ARGUMENT / 400 with a generic message", () => {
     ["an unknown field", JSON.stringify({ userId: "a" }), "body"],
     ["an unknown field named like markup", JSON.stringify({ "<img src=x onerror=alert(1)>": 1 }), "body"],
     ["an oversized user_id", JSON.stringify({ user_id: long(2000) }), "user_id"],
+    ["a 1,025-character user_id", JSON.stringify({ user_id: long(1025) }), "user_id"],
+    ["a 1,025-character endpoint", JSON.stringify({ user_id: "a", endpoint: long(1025) }), "endpoint"],
+    // U+FFFD marks bytes a decoder could not read; spelled as an escape, it is still refused.
+    ["U+FFFD in user_id", '{"user_id":"a\\ufffd"}', "user_id"],
+    ["U+FFFD in endpoint", JSON.stringify({ user_id: "a", endpoint: "/\uFFFD" }), "endpoint"],
     // JSON can spell a lone surrogate, which has no UTF-8 form.
     ["a lone surrogate in user_id", '{"user_id":"a\\ud800"}', "user_id"],
     ["a lone surrogate in endpoint", '{"user_id":"a","endpoint":"\\udc00"}', "endpoint"],
@@ -122,13 +143,41 @@ describe("bad input gets INVALID_ARGUMENT / 400 with a generic message", () => {
     });
   });
 
-  it("answers 413 to an oversized body and 415 to a non-JSON body, without detail", async () => {
+  it("answers 413 to an oversized body", async () => {
     const big = await post(JSON.stringify({ user_id: long(20_000) }));
     expect(big.status).toBe(413);
-    const text = await post("user_id=a", "application/x-www-form-urlencoded");
-    expect(text.status).toBe(415);
-    expect(await text.json()).toEqual({
+    expect(await big.json()).toEqual({
       error: { code: "INVALID_ARGUMENT", message: "invalid request: body" },
+    });
+  });
+
+  it.each([
+    ["a form", "user_id=a", "application/x-www-form-urlencoded"],
+    // Fastify parses text/plain by default; the README promises 415 for anything but JSON.
+    ["plain text", '{"user_id":"a"}', "text/plain"],
+    ["plain text with a charset", '{"user_id":"a"}', "text/plain; charset=utf-8"],
+    ["bytes", '{"user_id":"a"}', "application/octet-stream"],
+  ])("answers 415 to %s, saying which media type to send", async (_name, body, contentType) => {
+    const res = await post(body, contentType);
+    expect(res.status).toBe(415);
+    expect(await res.json()).toEqual({
+      error: { code: "INVALID_ARGUMENT", message: "invalid request: content-type must be application/json" },
+    });
+  });
+
+  it("logs a failed HTTP request with its request id and its cause", async () => {
+    const res = await fetch(`${server.httpUrl}/api/v1/check-limit`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "bad-input-cause-1" },
+      body: JSON.stringify({ user_id: "a\uFFFD" }),
+    });
+    expect(res.status).toBe(400);
+    const line = server.logs.find((l) => l["requestId"] === "bad-input-cause-1");
+    expect(line).toMatchObject({
+      msg: "request failed",
+      status: 400,
+      code: "INVALID_ARGUMENT",
+      message: "invalid request: user_id",
     });
   });
 });

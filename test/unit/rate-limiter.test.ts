@@ -109,6 +109,27 @@ describe("rate limiter on the in-memory store", () => {
     expect(user.statuses[0]!.limitRemaining).toBe(3);
   });
 
+  // README, "Token bucket semantics": a bucket a static denial did not consult reports
+  // limit_remaining 0 and no reset ("not consulted"), never a state it would need a store call for.
+  it("reports the buckets a requests_per_unit 0 denial did not consult as OK, 0 left, no reset", async () => {
+    const { limiter } = setup();
+    await limiter.decide(req([d(["user", "n"])]));
+    const res = await limiter.decide(req([d(["user", "n"]), d(["zero", "z"]), d(["op", "o"])]));
+    expect(res.overallCode).toBe("OVER_LIMIT");
+    const notConsulted = { code: "OK", limitRemaining: 0, resetMs: 0, retryMs: 0 };
+    expect(res.statuses[0]).toEqual({
+      ...notConsulted,
+      currentLimit: { name: "per-user", requestsPerUnit: 2, unit: "second" },
+    });
+    expect(res.statuses[2]).toMatchObject({ ...notConsulted, currentLimit: { requestsPerUnit: 10 } });
+    expect(res.statuses[1]).toMatchObject({ code: "OVER_LIMIT", limitRemaining: 0, retryMs: 1000 });
+    // The headers explain the denial: the zero limit wins the tie at 0 left.
+    expect(res.responseHeaders[0]).toEqual({ key: "RateLimit-Limit", value: "0, 0;w=1" });
+    // The per-user bucket still holds what the first request left: 4 - 1 - 1 (this check) = 2.
+    const user = await limiter.decide(req([d(["user", "n"])]));
+    expect(user.statuses[0]!.limitRemaining).toBe(2);
+  });
+
   it("lets a shadow bucket run dry without denying, and counts it", async () => {
     const { limiter, outcomes } = setup();
     await limiter.decide(req([d(["quiet", "q"])]));

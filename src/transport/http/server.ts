@@ -64,12 +64,16 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<FastifyIns
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     ...(deps.listener === undefined ? {} : { serverFactory: listenerFactory(deps.listener) }),
   });
-  app.removeContentTypeParser("application/json");
+  // JSON is the only media type: Fastify's default text/plain parser would turn a text body into
+  // a string that fails the schema (400), where any body not JSON must get 415 (README).
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, parseJson);
   app.setErrorHandler((err, request, reply) => {
     const { status, error } = classifyHttpError(err);
+    // The cause: the code and the generic message the client got, and the server-only detail.
+    const cause = { code: error.code, message: error.message, detail: error.detail };
     deps.logger[FAILURE_LOG_LEVEL[error.code]](
-      { route: request.url, status, requestId: request.id, detail: error.detail },
+      { route: request.url, status, requestId: request.id, ...cause },
       "request failed",
     );
     void reply.code(status).send({ error: { code: error.code, message: error.message } });

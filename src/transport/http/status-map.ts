@@ -31,6 +31,15 @@ function fieldOf(err: FastifyLikeError): string {
   return path === "" ? "body" : path;
 }
 
+/** A body that is not `application/json` (415): the message says what to send instead. */
+function unsupportedMediaType(detail: string | undefined): FloodgateError {
+  return new FloodgateError(
+    "INVALID_ARGUMENT",
+    "invalid request: content-type must be application/json",
+    detail,
+  );
+}
+
 /**
  * Turns whatever a route or fastify threw into a FloodgateError. Fastify's own client errors
  * (bad JSON, too large, wrong media type) keep their 4xx status but get our generic message.
@@ -40,6 +49,7 @@ export function classifyHttpError(err: unknown): { status: number; error: Floodg
   const e = (typeof err === "object" && err !== null ? err : {}) as FastifyLikeError;
   if (e.validation !== undefined) return { status: 400, error: invalidArgument(fieldOf(e)) };
   const status = e.statusCode ?? 500;
+  if (status === 415) return { status, error: unsupportedMediaType(e.code) };
   if (status >= 400 && status < 500) return { status, error: invalidArgument("body", e.code) };
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
   return { status: 500, error: new FloodgateError("INTERNAL", "internal error", detail) };
