@@ -79,10 +79,19 @@ describe("metrics referenced by alerts and dashboards exist on a running server"
 
   it("scrapes Floodgate's own families", () => {
     const ours = [...exposition.families.keys()].filter((name) => name.startsWith("floodgate_"));
-    expect(ours.length).toBeGreaterThan(20);
+    expect(ours.length).toBeGreaterThanOrEqual(20);
     expect(exposition.labels.get("floodgate_decisions_total")?.get("outcome")).toEqual(
       new Set(["allowed", "denied"]),
     );
+  });
+
+  it("recognises the default process and Node.js metrics by their standard names only", () => {
+    for (const name of ["process_cpu_seconds_total", "nodejs_eventloop_lag_p99_seconds"]) {
+      expect(unknownReferences(`rate(${name}[5m])`, exposition)).toEqual([]);
+      expect(unknownReferences(`rate(floodgate_${name}[5m])`, exposition)).toEqual([
+        `unknown metric floodgate_${name}`,
+      ]);
+    }
   });
 
   it.each(ALERTS.map((a) => [a.alert, a.expr] as const))(
@@ -90,6 +99,16 @@ describe("metrics referenced by alerts and dashboards exist on a running server"
     (_name, expr) => {
       expect(metricNames(expr).length).toBeGreaterThan(0);
       expect(unknownReferences(expr, exposition)).toEqual([]);
+    },
+  );
+
+  it.each(ALERTS.map((a) => [a.alert, a.rule] as const))(
+    "alert %s's annotations name only exported metrics",
+    (_name, rule) => {
+      const prose = Object.values(at(rule, "annotations") as Json).join("\n");
+      const named = [...prose.matchAll(/\b(?:floodgate|process|nodejs)_[a-z0-9_]+/g)].map((m) => m[0]);
+      const exported = (name: string) => exposition.families.has(name) || exposition.series.has(name);
+      expect(named.filter((name) => !exported(name))).toEqual([]);
     },
   );
 
