@@ -134,6 +134,26 @@ describe("metrics referenced by alerts and dashboards exist on a running server"
   });
 });
 
+describe("the Grafana dashboard", () => {
+  it("shows the standard process and Node.js metrics of Floodgate's targets only", () => {
+    // Other Node.js services export the same process_* and nodejs_* names to the same Prometheus,
+    // and the instance variable's "All" matches every target.
+    const dashboard = JSON.parse(readText(DASHBOARD)) as Json;
+    const exprs = asArray(dashboard.panels, "panels").flatMap((panel) =>
+      isObject(panel) && panel.type !== "row"
+        ? asArray(panel.targets, "targets").map((target) => String(at(target, "expr")))
+        : [],
+    );
+    const standard = exprs.filter((expr) =>
+      metricNames(expr).some((name) => /^(process|nodejs)_/.test(name)),
+    );
+    expect(standard.length).toBeGreaterThan(0);
+    for (const expr of standard) {
+      expect(expr).toMatch(/\band on \(job, instance\) floodgate_rules_loaded\b/);
+    }
+  });
+});
+
 describe("alert rules", () => {
   it("are the same in the Prometheus file and in the PrometheusRule", () => {
     const resource = loadOne(RULE_RESOURCE);
