@@ -45,7 +45,9 @@ export interface MetricsOptions {
 
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "floodgate_" });
+  // prom-client's process and Node.js metrics keep their standard names (process_*, nodejs_*), the
+  // ones common Node.js dashboards and alerts query; floodgate_ is for Floodgate's own.
+  collectDefaultMetrics({ register: registry });
   const decisions = new Counter({
     name: "floodgate_decisions_total",
     help: "Rate limit decisions by domain, outcome (allowed, denied, shadow_denied) and source.",

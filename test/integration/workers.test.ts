@@ -86,6 +86,20 @@ describe("WORKERS=2 (Node cluster on one port)", () => {
     }
   });
 
+  it("aggregates the default process and Node.js metrics under their standard names, once each", async () => {
+    await bothWorkersStarted();
+    for (let i = 0; i < 4; i++) {
+      const text = await scrape(proc.httpUrl);
+      const families = [...text.matchAll(/^# TYPE (\S+) \S+$/gm)].map((m) => m[1]!);
+      expect(new Set(families).size).toBe(families.length);
+      expect(families).toContain("process_cpu_seconds_total");
+      expect(families).toContain("nodejs_eventloop_lag_p99_seconds");
+      expect(families.filter((name) => /^floodgate_(process|nodejs)_/.test(name))).toEqual([]);
+      // Summed over the workers into one unlabelled series, not one per worker.
+      expect(text.match(/^process_cpu_seconds_total /gm)).toHaveLength(1);
+    }
+  });
+
   it("serves from two worker processes and drains them all on SIGTERM, exiting 0", async () => {
     await bothWorkersStarted();
     const res = await call<ProtoResponse>(proc.rls, "ShouldRateLimit", rlsRequest("d", [[["k", "v"]]]));

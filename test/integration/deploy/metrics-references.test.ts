@@ -79,10 +79,19 @@ describe("metrics referenced by alerts and dashboards exist on a running server"
 
   it("scrapes Floodgate's own families", () => {
     const ours = [...exposition.families.keys()].filter((name) => name.startsWith("floodgate_"));
-    expect(ours.length).toBeGreaterThan(20);
+    expect(ours.length).toBeGreaterThanOrEqual(20);
     expect(exposition.labels.get("floodgate_decisions_total")?.get("outcome")).toEqual(
       new Set(["allowed", "denied"]),
     );
+  });
+
+  it("recognises the default process and Node.js metrics by their standard names only", () => {
+    for (const name of ["process_cpu_seconds_total", "nodejs_eventloop_lag_p99_seconds"]) {
+      expect(unknownReferences(`rate(${name}[5m])`, exposition)).toEqual([]);
+      expect(unknownReferences(`rate(floodgate_${name}[5m])`, exposition)).toEqual([
+        `unknown metric floodgate_${name}`,
+      ]);
+    }
   });
 
   it.each(ALERTS.map((a) => [a.alert, a.expr] as const))(
@@ -90,6 +99,16 @@ describe("metrics referenced by alerts and dashboards exist on a running server"
     (_name, expr) => {
       expect(metricNames(expr).length).toBeGreaterThan(0);
       expect(unknownReferences(expr, exposition)).toEqual([]);
+    },
+  );
+
+  it.each(ALERTS.map((a) => [a.alert, a.rule] as const))(
+    "alert %s's annotations name only exported metrics",
+    (_name, rule) => {
+      const prose = Object.values(at(rule, "annotations") as Json).join("\n");
+      const named = [...prose.matchAll(/\b(?:floodgate|process|nodejs)_[a-z0-9_]+/g)].map((m) => m[0]);
+      const exported = (name: string) => exposition.families.has(name) || exposition.series.has(name);
+      expect(named.filter((name) => !exported(name))).toEqual([]);
     },
   );
 
@@ -112,6 +131,26 @@ describe("metrics referenced by alerts and dashboards exist on a running server"
       unknownReferences(expr, exposition).map((p) => `${title}: ${p}`),
     );
     expect(problems).toEqual([]);
+  });
+});
+
+describe("the Grafana dashboard", () => {
+  it("shows the standard process and Node.js metrics of Floodgate's targets only", () => {
+    // Other Node.js services export the same process_* and nodejs_* names to the same Prometheus,
+    // and the instance variable's "All" matches every target.
+    const dashboard = JSON.parse(readText(DASHBOARD)) as Json;
+    const exprs = asArray(dashboard.panels, "panels").flatMap((panel) =>
+      isObject(panel) && panel.type !== "row"
+        ? asArray(panel.targets, "targets").map((target) => String(at(target, "expr")))
+        : [],
+    );
+    const standard = exprs.filter((expr) =>
+      metricNames(expr).some((name) => /^(process|nodejs)_/.test(name)),
+    );
+    expect(standard.length).toBeGreaterThan(0);
+    for (const expr of standard) {
+      expect(expr).toMatch(/\band on \(job, instance\) floodgate_rules_loaded\b/);
+    }
   });
 });
 
