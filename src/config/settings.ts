@@ -371,3 +371,22 @@ export function loadCliEnvironment(env: Record<string, string | undefined> = pro
     tls: Object.freeze({ enabled: files || flag === "true" || flag === "1", ...tls }),
   });
 }
+
+/** ADMIN_JWT_MAX_LIFETIME_S as `serve` reads it, for `admin token` to warn when --ttl exceeds it. */
+export interface TokenLifetimeLimit {
+  readonly maxLifetimeS: number;
+  /** Unset in this environment: the default, which the server's own setting may override. */
+  readonly isDefault: boolean;
+}
+
+export function loadTokenLifetimeLimit(
+  env: Record<string, string | undefined> = process.env,
+): TokenLifetimeLimit {
+  const set = nonEmpty(env);
+  const result = SCHEMA.pick({ ADMIN_JWT_MAX_LIFETIME_S: true }).safeParse(set);
+  if (!result.success) throw new SettingsError(result.error.issues.map((i) => describe(i, env)));
+  return Object.freeze({
+    maxLifetimeS: result.data.ADMIN_JWT_MAX_LIFETIME_S,
+    isDefault: set["ADMIN_JWT_MAX_LIFETIME_S"] === undefined,
+  });
+}

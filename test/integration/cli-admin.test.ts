@@ -112,9 +112,65 @@ describe("floodgate admin CLI", () => {
       env,
     );
     expect(JSON.parse(wrong.out)).toMatchObject({ ok: false, first_broken_id: first.head_id });
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toMatch(new RegExp(`^floodgate: audit log chain broken at row ${first.head_id}: `));
     const malformed = await floodgate(["admin", "audit", "--verify", "--expect-head", "12"], env);
     expect(malformed.code).toBe(2);
     expect(malformed.err).toMatch(/--expect-head must be ID:HASH/);
+  });
+
+  it("refuses stray words after an admin command instead of ignoring them", async () => {
+    for (const args of [
+      ["admin", "audit", "verify"],
+      ["admin", "override", "list", "extra"],
+      ["admin", "bucket", "get", "--user", "dave", "extra"],
+      ["admin", "jwks", "--public-key", "k.pem", "extra"],
+    ]) {
+      const res = await floodgate(args, env);
+      expect(res, args.join(" ")).toMatchObject({ code: 2, out: "" });
+      expect(res.err, args.join(" ")).toMatch(/^floodgate: unexpected argument "(verify|extra)"/);
+    }
+    const hint = await floodgate(["admin", "audit", "verify"], env);
+    expect(hint.err).toMatch(/unexpected argument "verify" \(did you mean --verify\?\)/);
+  });
+
+  it("warns when --ttl exceeds ADMIN_JWT_MAX_LIFETIME_S, and still mints the token", async () => {
+    const args = [
+      "admin",
+      "token",
+      "--private-key",
+      fixture.privateKeyFile,
+      "--kid",
+      "test-key",
+      "--issuer",
+      ISSUER,
+      "--audience",
+      AUDIENCE,
+      "--subject",
+      "carol@ops",
+    ];
+    const long = await floodgate([...args, "--ttl", "2h"]);
+    expect(long.code).toBe(0);
+    expect(long.err).toBe(
+      "floodgate: warning: --ttl 2h is 7200 s, above ADMIN_JWT_MAX_LIFETIME_S (3600 s, the default): " +
+        "a server with that maximum refuses this token as unauthenticated (reason lifetime)\n",
+    );
+    // The warning is right: this server keeps the default maximum and refuses the token.
+    const refused = await floodgate(["admin", "override", "list"], {
+      ...env,
+      FLOODGATE_TOKEN: long.out.trim(),
+    });
+    expect(refused).toMatchObject({ code: 1, err: expect.stringMatching(/unauthenticated/) });
+    const allowed = await floodgate([...args, "--ttl", "2h"], { ADMIN_JWT_MAX_LIFETIME_S: "7200" });
+    expect(allowed).toMatchObject({ code: 0, err: "" });
+    const lower = await floodgate(args, { ADMIN_JWT_MAX_LIFETIME_S: "600" });
+    expect(lower.code).toBe(0);
+    expect(lower.err).toMatch(
+      /^floodgate: warning: --ttl 15m \(the default\) is 900 s, above ADMIN_JWT_MAX_LIFETIME_S \(600 s\)/,
+    );
+    const invalid = await floodgate(args, { ADMIN_JWT_MAX_LIFETIME_S: "soon" });
+    expect(invalid).toMatchObject({ code: 2, out: "" });
+    expect(invalid.err).toMatch(/^floodgate: invalid settings: ADMIN_JWT_MAX_LIFETIME_S: /);
   });
 
   it("explains usage errors and refused calls plainly", async () => {
@@ -190,5 +246,55 @@ describe("floodgate admin CLI", () => {
       /^floodgate: invalid settings: DATABASE_URL: migrate --grant-to needs a real Postgres/,
     );
     expect(res.err).not.toMatch(/fatal|\n\s+at /);
+  });
+});
+
+describe("floodgate admin audit --verify on a tampered log", () => {
+  let fixture: AdminFixture;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    fixture = await adminFixture();
+    server = await startTestServer({
+      rules: { "api.yaml": "domain: api\n" },
+      env: fixture.env,
+      memory: true,
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await fixture?.cleanup();
+  });
+
+  it("exits 1, names the broken row and its problem on stderr, and keeps the JSON on stdout", async () => {
+    const address = `127.0.0.1:${server.app.grpcPort}`;
+    const admin = fixture.client(address);
+    for (const user of ["t1", "t2", "t3"])
+      await admin.call("ResetBucket", { target: { user_id: user }, reason: "before tampering" });
+    const env = { FLOODGATE_SERVER: address, FLOODGATE_TOKEN: await fixture.token() };
+    expect(await floodgate(["admin", "audit", "--verify"], env)).toMatchObject({ code: 0, err: "" });
+
+    const events = `${fixture.schema}.audit_events`;
+    const [row] = await fixture.query<{ id: string }>(
+      `select id::text as id from ${events} where reason = 'before tampering' order by id offset 1 limit 1`,
+    );
+    // As the table's owner, behind the append-only triggers' back (docs/audit-log.md).
+    await fixture.query(`alter table ${events} disable trigger user`);
+    try {
+      await fixture.query(`update ${events} set reason = 'nothing to see' where id = $1`, [row!.id]);
+    } finally {
+      await fixture.query(`alter table ${events} enable trigger user`);
+    }
+
+    const broken = await floodgate(["admin", "audit", "--verify", "--full"], env);
+    expect(broken.code).toBe(1);
+    expect(JSON.parse(broken.out)).toMatchObject({
+      ok: false,
+      first_broken_id: row!.id,
+      problem: expect.stringMatching(/hash mismatch/),
+    });
+    expect(broken.err).toMatch(
+      new RegExp(`^floodgate: audit log chain broken at row ${row!.id}: hash mismatch`),
+    );
   });
 });

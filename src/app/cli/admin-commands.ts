@@ -1,20 +1,22 @@
 import { readFile } from "node:fs/promises";
 import { jwksFromPublicKeyPem, mintToken } from "../../admin/auth/mint.js";
-import { loadCliEnvironment } from "../../config/settings.js";
+import { loadCliEnvironment, loadTokenLifetimeLimit } from "../../config/settings.js";
 import { parseUnit, UNITS } from "../../domain/units.js";
 import { createAdminClient, protoTimeFromDate, protoUnitNumber } from "../../transport/grpc/admin-client.js";
 import type { Options, Values } from "./args.js";
-import { date, entries, int, parse, required, seconds, str, UsageError } from "./args.js";
+import { date, entries, int, parseFlags, required, seconds, str, UsageError } from "./args.js";
 import { clientTls, TLS_FLAGS } from "./client-tls.js";
 
 /**
  * `floodgate admin …`: operator commands. They mint tokens locally and otherwise call the gRPC
- * Admin API (FLOODGATE_SERVER, default 127.0.0.1:8081; FLOODGATE_TOKEN or --token). Output is JSON.
+ * Admin API (FLOODGATE_SERVER, default 127.0.0.1:8081; FLOODGATE_TOKEN or --token). Output is JSON
+ * on stdout; warnings and failures go to stderr. Each command resolves to its exit code.
  */
 export const ADMIN_USAGE = `Usage: floodgate admin <command>
 
   token --private-key FILE --issuer ISS --audience AUD --subject SUB
-        [--scope floodgate:admin] [--ttl 15m] [--kid KID]     mint a short-lived token
+        [--scope floodgate:admin] [--ttl 15m] [--kid KID]     mint a short-lived token;
+        warns when --ttl exceeds ADMIN_JWT_MAX_LIFETIME_S (default 3600)
   jwks --public-key FILE [--kid KID]                         print a JWKS for ADMIN_JWKS_FILE
   override set TARGET --rpu N --unit UNIT [--burst N]
         [--expires-in 1h | --expires-at ISO] --reason TEXT
@@ -24,7 +26,8 @@ export const ADMIN_USAGE = `Usage: floodgate admin <command>
   bucket reset TARGET --reason TEXT
   audit [--since ISO] [--until ISO] [--actor SUB] [--action A] [--page-size N] [--page-token T]
   audit --verify [--full] [--expect-head ID:HASH]        check the chain from the last
-        checkpoint (--full: from the first row); prints head_id and head_hash to export
+        checkpoint (--full: from the first row); prints head_id and head_hash to export;
+        exits 1 when the chain is broken, naming the row and the problem on stderr
 
   TARGET is --domain D --entry key=value [--entry key=value ...], or --user U and/or
   --endpoint E (CheckLimit's domain). Common: --server HOST:PORT, --token JWT.
@@ -61,21 +64,43 @@ function unit(values: Values): number {
   return protoUnitNumber(parsed);
 }
 
-async function callAdmin(values: Values, method: string, request: object): Promise<void> {
+/** Calls the Admin API and prints its answer as JSON on stdout; returns the answer. */
+async function askAdmin(values: Values, method: string, request: object): Promise<unknown> {
   const env = loadCliEnvironment();
   const token = str(values, "token") ?? env.token;
   if (token === undefined) throw new UsageError("a token is required: --token or FLOODGATE_TOKEN");
   const tls = await clientTls(values, env.tls);
   const client = createAdminClient({ address: str(values, "server") ?? env.server, token, tls });
   try {
-    print(await client.call(method, request));
+    const answer = await client.call(method, request);
+    print(answer);
+    return answer;
   } finally {
     client.close();
   }
 }
 
-async function token(args: string[]): Promise<void> {
-  const { values } = parse(args, {
+/** As askAdmin, for answers that report no failure of their own: exit code 0. */
+async function callAdmin(values: Values, method: string, request: object): Promise<number> {
+  await askAdmin(values, method, request);
+  return 0;
+}
+
+const DEFAULT_TTL = "15m";
+
+/** Still mints (the server's maximum may differ from this environment's), but says what will happen. */
+function warnAboveMaxLifetime(ttl: string, ttlSeconds: number): void {
+  const { maxLifetimeS, isDefault } = loadTokenLifetimeLimit();
+  if (ttlSeconds <= maxLifetimeS) return;
+  process.stderr.write(
+    `floodgate: warning: --ttl ${ttl} is ${ttlSeconds} s, above ADMIN_JWT_MAX_LIFETIME_S ` +
+      `(${maxLifetimeS} s${isDefault ? ", the default" : ""}): a server with that maximum refuses ` +
+      `this token as unauthenticated (reason lifetime)\n`,
+  );
+}
+
+async function token(args: string[]): Promise<number> {
+  const values = parseFlags(args, {
     "private-key": { type: "string" },
     issuer: { type: "string" },
     audience: { type: "string" },
@@ -85,28 +110,33 @@ async function token(args: string[]): Promise<void> {
     kid: { type: "string" },
   });
   const scopes = values["scope"];
+  const ttl = str(values, "ttl");
+  const ttlSeconds = seconds({ ttl: ttl ?? DEFAULT_TTL }, "ttl")!;
   const jwt = await mintToken({
     privateKeyPem: await readFile(required(values, "private-key"), "utf8"),
     issuer: required(values, "issuer"),
     audience: required(values, "audience"),
     subject: required(values, "subject"),
     scopes: Array.isArray(scopes) ? scopes : ["floodgate:admin"],
-    ttlSeconds: seconds(values, "ttl") ?? 900,
+    ttlSeconds,
     ...(str(values, "kid") === undefined ? {} : { kid: str(values, "kid")! }),
   });
+  warnAboveMaxLifetime(ttl ?? `${DEFAULT_TTL} (the default)`, ttlSeconds);
   process.stdout.write(`${jwt}\n`);
+  return 0;
 }
 
-async function jwks(args: string[]): Promise<void> {
-  const { values } = parse(args, { "public-key": { type: "string" }, kid: { type: "string" } });
+async function jwks(args: string[]): Promise<number> {
+  const values = parseFlags(args, { "public-key": { type: "string" }, kid: { type: "string" } });
   print(
     await jwksFromPublicKeyPem(await readFile(required(values, "public-key"), "utf8"), str(values, "kid")),
   );
+  return 0;
 }
 
-async function override(args: string[]): Promise<void> {
+async function override(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const { values } = parse(rest, {
+  const values = parseFlags(rest, {
     ...COMMON,
     ...TARGET,
     ...PAGE,
@@ -152,9 +182,9 @@ async function override(args: string[]): Promise<void> {
   throw new UsageError(`unknown override command ${JSON.stringify(sub ?? "")}`);
 }
 
-async function bucket(args: string[]): Promise<void> {
+async function bucket(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
-  const { values } = parse(rest, { ...COMMON, ...TARGET, reason: { type: "string" } });
+  const values = parseFlags(rest, { ...COMMON, ...TARGET, reason: { type: "string" } });
   if (sub === "get") return callAdmin(values, "GetBucket", { target: target(values) });
   if (sub === "reset")
     return callAdmin(values, "ResetBucket", { target: target(values), reason: required(values, "reason") });
@@ -174,8 +204,27 @@ function verifyRequest(values: Values) {
   };
 }
 
-async function audit(args: string[]): Promise<void> {
-  const { values } = parse(args, {
+/** The fields of VerifyAuditLog's answer that decide the exit code. */
+interface VerifyAnswer {
+  readonly ok: boolean;
+  readonly first_broken_id: string;
+  readonly problem: string;
+}
+
+/**
+ * A broken chain exits 1 (for cron jobs and CI), naming the row and the problem on stderr; the
+ * answer stays on stdout for scripts.
+ */
+function verifyExitCode(answer: unknown): number {
+  const verified = answer as VerifyAnswer;
+  if (verified.ok) return 0;
+  const row = verified.first_broken_id || "?";
+  process.stderr.write(`floodgate: audit log chain broken at row ${row}: ${verified.problem}\n`);
+  return 1;
+}
+
+async function audit(args: string[]): Promise<number> {
+  const values = parseFlags(args, {
     ...COMMON,
     ...PAGE,
     verify: { type: "boolean" },
@@ -186,7 +235,8 @@ async function audit(args: string[]): Promise<void> {
     actor: { type: "string" },
     action: { type: "string" },
   });
-  if (values["verify"] === true) return callAdmin(values, "VerifyAuditLog", verifyRequest(values));
+  if (values["verify"] === true)
+    return verifyExitCode(await askAdmin(values, "VerifyAuditLog", verifyRequest(values)));
   return callAdmin(values, "ListAuditEvents", {
     since: protoTimeFromDate(date(values, "since")),
     until: protoTimeFromDate(date(values, "until")),
@@ -197,7 +247,7 @@ async function audit(args: string[]): Promise<void> {
   });
 }
 
-const COMMANDS: Readonly<Record<string, (args: string[]) => Promise<void>>> = {
+const COMMANDS: Readonly<Record<string, (args: string[]) => Promise<number>>> = {
   token,
   jwks,
   override,
@@ -209,6 +259,5 @@ export async function adminCommand(args: string[]): Promise<number> {
   const [name, ...rest] = args;
   const command = name === undefined ? undefined : COMMANDS[name];
   if (command === undefined) throw new UsageError(ADMIN_USAGE);
-  await command(rest);
-  return 0;
+  return command(rest);
 }

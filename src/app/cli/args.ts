@@ -21,6 +21,18 @@ export function parse(args: string[], options: Options): { values: Values; posit
   }
 }
 
+/**
+ * For commands that take only flags: a stray word (`admin audit verify`) is a usage error, not
+ * silently ignored; one that names a flag gets a hint.
+ */
+export function parseFlags(args: string[], options: Options): Values {
+  const { values, positionals } = parse(args, options);
+  const [stray] = positionals;
+  if (stray === undefined) return values;
+  const hint = Object.hasOwn(options, stray) ? ` (did you mean --${stray}?)` : "";
+  throw new UsageError(`unexpected argument ${JSON.stringify(stray)}${hint}`);
+}
+
 export function str(values: Values, name: string): string | undefined {
   const v = values[name];
   return typeof v === "string" ? v : undefined;
