@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { parseChainKeys } from "../../../src/admin/postgres/chain-key.js";
 import { createAuthenticator } from "../../../src/admin/auth/authenticator.js";
 import { loadSettings } from "../../../src/config/settings.js";
-import { render } from "./support/kubernetes.js";
+import { render } from "./support/kustomize.js";
 import type { Container, Pod } from "./support/pods.js";
 import {
   containerNamed,
