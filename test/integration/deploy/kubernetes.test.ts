@@ -91,6 +91,23 @@ describe("kustomize specifics", () => {
     );
   });
 
+  it("a base's images reach only the base's resources; a component's, all accumulated before it", () => {
+    const fixtures = "test/integration/deploy/fixtures/kustomize";
+    const images = (dir: string) =>
+      Object.fromEntries(
+        render(dir).resources.map((r) => [nameOf(r.value), containersOf(r.value).map((c) => c.image)]),
+      );
+    expect(images(`${fixtures}/base`)).toEqual({ base: ["web:1.0"] });
+    expect(images(`${fixtures}/overlay`)).toEqual({
+      base: ["registry.example/web:1.0"],
+      overlay: ["registry.example/web"],
+    });
+    // A kustomize field the renderer does not implement is a problem, not silently ignored.
+    expect(render(`${fixtures}/overlay`).problems).toEqual([
+      expect.stringMatching(/overlay\/kustomization.yaml: namePrefix is not implemented/),
+    ]);
+  });
+
   it("the schema checks reject what they should", () => {
     const deployment = render("deploy/k8s/base").resources.find(
       (r) => kindOf(r.value) === "apps/v1/Deployment",
