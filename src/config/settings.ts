@@ -103,6 +103,9 @@ const SCHEMA = z.object({
   WORKERS: positiveInt(64).default(1),
 });
 
+/** The name of every environment variable the server reads: the schema's keys. */
+export const SETTING_NAMES: readonly string[] = Object.freeze(Object.keys(SCHEMA.shape));
+
 /** Variables whose values must never appear in a message. */
 const SECRET_VARIABLES = new Set(["REDIS_URL", "REDIS_PASSWORD", "REDIS_SENTINEL_PASSWORD", "DATABASE_URL"]);
 
@@ -272,7 +275,7 @@ function adminSettings(s: ParsedSettings): AdminSettings | undefined {
 /** Empty strings count as unset, as in most deployment tooling. */
 function nonEmpty(env: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const key of Object.keys(SCHEMA.shape)) {
+  for (const key of SETTING_NAMES) {
     const value = env[key];
     if (value !== undefined && value !== "") out[key] = value;
   }

@@ -79,10 +79,11 @@ describe("docker-compose stack", () => {
     }
   });
 
-  it("tags the image it builds with package.json's version, as `make docker` and the kustomize base do", () => {
+  it("tags the image it builds with package.json's version, as `make docker` and the Kubernetes layouts do", () => {
     const version = String((JSON.parse(readText("package.json")) as Json).version);
     for (const name of ["floodgate", "admin-keys"]) expect(service(name).image).toBe(`floodgate:${version}`);
-    const images = asArray(at(loadOne("deploy/k8s/base/kustomization.yaml"), "images"), "images");
+    // The component deploy/k8s/image tags Floodgate in both layouts (kubernetes.test.ts renders them).
+    const images = asArray(at(loadOne("deploy/k8s/image/kustomization.yaml"), "images"), "images");
     expect(images.find((i) => isObject(i) && i.name === "floodgate")).toMatchObject({ newTag: version });
   });
 

@@ -5,15 +5,14 @@ import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { parseChainKeys } from "../../../src/admin/postgres/chain-key.js";
 import { createAuthenticator } from "../../../src/admin/auth/authenticator.js";
-import { loadSettings } from "../../../src/config/settings.js";
-import { render } from "./support/kubernetes.js";
+import { loadSettings, SETTING_NAMES } from "../../../src/config/settings.js";
+import { containersOf, parseImage, render } from "./support/kustomize.js";
 import type { Container, Pod } from "./support/pods.js";
 import {
   containerNamed,
   envOf,
   envValue,
   find,
-  floodgateSettings,
   mountFor,
   ofKind,
   pods,
@@ -44,6 +43,14 @@ function environment(resources: typeof BASE, container: Container): Record<strin
         : secretValue(resources, at(entry, "valueFrom", "secretKeyRef")),
     ]),
   );
+}
+
+/** The targetPort (a container port's name or number) behind `port` of the Service `name`. */
+function targetPort(resources: typeof BASE, name: string, port: unknown): unknown {
+  const ports = asArray(at(find(resources, "v1/Service", name), "spec", "ports"), "ports");
+  const found = ports.find((p) => at(p, "port") === port);
+  if (found === undefined) throw new Error(`Service ${name} has no port ${String(port)}`);
+  return at(found, "targetPort");
 }
 
 describe.each([
@@ -128,14 +135,52 @@ describe.each([
     }
   });
 
-  it("Floodgate: known settings only, and they load", () => {
-    const [, container] = floodgates[0]!;
-    const known = floodgateSettings();
-    const unknown = [...envOf(container).keys()].filter(
-      (name) => !known.has(name) && name !== "NODE_OPTIONS",
+  it("Floodgate: every container of its image (server and migration Job) sets only settings it reads, and they load", () => {
+    // NODE_OPTIONS is read by Node.js itself.
+    const known = new Set([...SETTING_NAMES, "NODE_OPTIONS"]);
+    const ours = resources.flatMap((r) =>
+      containersOf(r.value)
+        .filter((c) => parseImage(String(c.image)).name === "floodgate")
+        .map((c) => ({ where: `${r.source} ${String(c.name)}`, container: c as Container })),
+    );
+    expect(ours.length).toBeGreaterThanOrEqual(2);
+    const unknown = ours.flatMap(({ where, container }) =>
+      [...envOf(container).keys()].filter((name) => !known.has(name)).map((name) => `${where}: ${name}`),
     );
     expect(unknown).toEqual([]);
+    const [, container] = floodgates[0]!;
     expect(() => loadSettings(environment(resources, container))).not.toThrow();
+  });
+
+  it("Floodgate: its ports are those its settings listen on, and Envoy asks the gRPC one", () => {
+    const [, container] = floodgates[0]!;
+    const settings = loadSettings(environment(resources, container));
+    const declared = Object.fromEntries(
+      asArray(container.ports, "ports").map((p) => [String(at(p, "name")), at(p, "containerPort")]),
+    );
+    expect(declared).toEqual({
+      "floodgate-grpc": settings.grpcPort,
+      "floodgate-http": settings.httpPort,
+      ...(settings.adminGrpcPort === undefined ? {} : { "floodgate-admin": settings.adminGrpcPort }),
+    });
+    for (const name of ["startupProbe", "livenessProbe", "readinessProbe"]) {
+      const probe = container[name];
+      const action = isObject(probe) ? (probe.httpGet ?? probe.tcpSocket ?? probe.grpc) : undefined;
+      const port = isObject(action) ? action.port : undefined;
+      if (typeof port === "number") expect(Object.values(declared), name).toContain(port);
+    }
+    // Envoy's ratelimit cluster: Floodgate's gRPC port over 127.0.0.1, or a Service port leading to it.
+    const envoyConfig = find(resources, "v1/ConfigMap", "envoy-sidecar");
+    const clusters = asArray(
+      at(parse(String(at(envoyConfig, "data", "envoy.yaml"))), "static_resources", "clusters"),
+      "clusters",
+    );
+    const upstream = socketAddress(clusters.find((c) => isObject(c) && c.name === "ratelimit"));
+    const reached =
+      upstream.address === "127.0.0.1"
+        ? upstream.port_value
+        : declared[String(targetPort(resources, String(upstream.address), upstream.port_value))];
+    expect(reached).toBe(settings.grpcPort);
   });
 
   it("Floodgate: rules and admin keys are mounted where its settings point", () => {
@@ -159,13 +204,11 @@ describe.each([
       }
     } else {
       expect(envValue(container, "TLS_CERT_FILE")).toBeUndefined();
-      expect(at(container, "startupProbe", "grpc", "port")).toBe(8081);
+      const { grpcPort } = loadSettings(environment(resources, container));
+      expect(at(container, "startupProbe", "grpc", "port")).toBe(grpcPort);
       expect(at(container, "livenessProbe", "httpGet", "path")).toBe("/healthz");
       expect(at(container, "readinessProbe", "httpGet", "path")).toBe("/readyz");
     }
-    const ports = asArray(container.ports, "ports").map((p) => at(p, "containerPort"));
-    const admin = envValue(container, "ADMIN_GRPC_PORT");
-    expect(ports.sort()).toEqual([8080, 8081, ...(admin === undefined ? [] : [Number(admin)])]);
     expect(at(container, "resources", "requests", "cpu")).toBe("1");
   });
 

@@ -1,15 +1,17 @@
 import { describe, expect, it } from "vitest";
 import type { Resource } from "./support/kubernetes.js";
+import { kindOf, nameOf, unknownFields, validateSchema } from "./support/kubernetes.js";
 import {
-  kindOf,
+  containersOf,
   kustomizationFile,
   loadKustomization,
-  nameOf,
+  parseImage,
   render,
-  unknownFields,
-  validateSchema,
-} from "./support/kubernetes.js";
-import { asArray, at, filesUnder, isObject, loadOne, readText } from "./support/repo.js";
+  transformImage,
+} from "./support/kustomize.js";
+import { asArray, at, filesUnder, isObject, readText } from "./support/repo.js";
+
+const VERSION = String((JSON.parse(readText("package.json")) as { version: unknown }).version);
 
 /**
  * The kustomize base (sidecar layout) and the central overlay: every object validates against the
@@ -19,10 +21,10 @@ import { asArray, at, filesUnder, isObject, loadOne, readText } from "./support/
 const LAYOUTS = ["deploy/k8s/base", "deploy/k8s/central"];
 
 describe.each(LAYOUTS)("%s", (dir) => {
-  const { resources, kustomization } = render(dir);
+  const { resources, problems } = render(dir);
 
-  it("loads: every resource, generator file and patch exists", () => {
-    expect(kustomization.problems).toEqual([]);
+  it("loads: every resource, generator file and patch exists, and every kustomize field is rendered", () => {
+    expect(problems).toEqual([]);
     expect(resources.length).toBeGreaterThan(8);
   });
 
@@ -33,6 +35,21 @@ describe.each(LAYOUTS)("%s", (dir) => {
 
   it("no object has a field its type does not know (a typo the API server would drop)", () => {
     expect(unknownFields(resources)).toEqual([]);
+  });
+
+  it("every container image has an explicit tag or digest (never latest), and Floodgate's is this version", () => {
+    const images = resources.flatMap((r) =>
+      containersOf(r.value).map((c) => ({ where: `${r.source} ${String(c.name)}`, image: String(c.image) })),
+    );
+    const floating = images.filter(({ image }) => {
+      const { tag, digest } = parseImage(image);
+      return digest === undefined && (tag === undefined || tag === "latest");
+    });
+    expect(floating).toEqual([]);
+    const floodgate = images.filter(({ image }) => parseImage(image).name === "floodgate");
+    // The Floodgate server (sidecar or Deployment) and the migration Job.
+    expect(floodgate.length).toBeGreaterThanOrEqual(2);
+    for (const { where, image } of floodgate) expect(image, where).toBe(`floodgate:${VERSION}`);
   });
 
   it("names are unique per kind", () => {
@@ -57,6 +74,40 @@ describe.each(LAYOUTS)("%s", (dir) => {
 });
 
 describe("kustomize specifics", () => {
+  it("images are read and rewritten as kustomize does", () => {
+    expect(parseImage("registry:5000/team/app:1.2@sha256:ab")).toEqual({
+      name: "registry:5000/team/app",
+      tag: "1.2",
+      digest: "sha256:ab",
+    });
+    expect(parseImage("registry:5000/team/app")).toEqual({ name: "registry:5000/team/app" });
+    const rules = [{ name: "floodgate", newName: "r.example/floodgate", newTag: "2.0" }];
+    expect(transformImage("floodgate", rules)).toBe("r.example/floodgate:2.0");
+    expect(transformImage("floodgate:1.0", rules)).toBe("r.example/floodgate:2.0");
+    expect(transformImage("floodgate-other:1.0", rules)).toBe("floodgate-other:1.0");
+    expect(transformImage("floodgate@sha256:ab", [{ name: "floodgate", newName: "x" }])).toBe("x@sha256:ab");
+    expect(transformImage("floodgate:1", [{ name: "floodgate", digest: "sha256:cd" }])).toBe(
+      "floodgate@sha256:cd",
+    );
+  });
+
+  it("a base's images reach only the base's resources; a component's, all accumulated before it", () => {
+    const fixtures = "test/integration/deploy/fixtures/kustomize";
+    const images = (dir: string) =>
+      Object.fromEntries(
+        render(dir).resources.map((r) => [nameOf(r.value), containersOf(r.value).map((c) => c.image)]),
+      );
+    expect(images(`${fixtures}/base`)).toEqual({ base: ["web:1.0"] });
+    expect(images(`${fixtures}/overlay`)).toEqual({
+      base: ["registry.example/web:1.0"],
+      overlay: ["registry.example/web"],
+    });
+    // A kustomize field the renderer does not implement is a problem, not silently ignored.
+    expect(render(`${fixtures}/overlay`).problems).toEqual([
+      expect.stringMatching(/overlay\/kustomization.yaml: namePrefix is not implemented/),
+    ]);
+  });
+
   it("the schema checks reject what they should", () => {
     const deployment = render("deploy/k8s/base").resources.find(
       (r) => kindOf(r.value) === "apps/v1/Deployment",
@@ -91,9 +142,15 @@ describe("kustomize specifics", () => {
     ]);
   });
 
-  it("the image is set in one place, and the Secret says loudly that it holds placeholders", () => {
-    const images = asArray(at(loadOne("deploy/k8s/base/kustomization.yaml"), "images"), "images");
-    expect(images).toContainEqual(expect.objectContaining({ name: "floodgate" }));
+  it("the image is set in one place, a component both layouts use, and the Secret says loudly that it holds placeholders", () => {
+    const image = loadKustomization("deploy/k8s/image");
+    expect(image.kind).toBe("Component");
+    expect(image.images).toEqual([{ name: "floodgate", newName: "floodgate", newTag: VERSION }]);
+    for (const dir of LAYOUTS) {
+      const layout = loadKustomization(dir);
+      expect(layout.components, dir).toEqual(["deploy/k8s/image"]);
+      expect(layout.images, dir).toEqual([]);
+    }
     const secret = readText("deploy/k8s/base/secret.yaml");
     expect(secret).toMatch(/PLACEHOLDER/);
     expect(secret).toMatch(/CHANGE-ME/);

@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestServer } from "../support/floodgate.js";
 import { call, rlsRequest, startTestServer } from "../support/floodgate.js";
 import type { Exposition } from "./support/promql.js";
+import { kindOf } from "./support/kubernetes.js";
+import { render } from "./support/kustomize.js";
 import { metricNames, parseExposition, unknownReferences } from "./support/promql.js";
 import type { Json } from "./support/repo.js";
 import { asArray, at, isObject, loadOne, readText } from "./support/repo.js";
@@ -18,7 +20,8 @@ descriptors:
 `;
 
 const ALERTS_FILE = "deploy/prometheus/floodgate-alerts.yaml";
-const RULE_RESOURCE = "deploy/k8s/base/prometheusrule.yaml";
+/** Both Kubernetes layouts, rendered: their PrometheusRule and ServiceMonitor are what a cluster gets. */
+const LAYOUTS = ["deploy/k8s/base", "deploy/k8s/central"];
 const DASHBOARD = "deploy/grafana/floodgate-dashboard.json";
 
 interface Alert {
@@ -112,6 +115,16 @@ describe("metrics referenced by alerts and dashboards exist on a running server"
     },
   );
 
+  it.each(LAYOUTS)("%s: the ServiceMonitor scrapes the path these metrics were read from", (dir) => {
+    const monitors = render(dir).resources.filter(
+      (r) => kindOf(r.value) === "monitoring.coreos.com/v1/ServiceMonitor",
+    );
+    expect(monitors.length).toBe(1);
+    for (const endpoint of asArray(at(monitors[0]!.value, "spec", "endpoints"), "endpoints")) {
+      expect(at(endpoint, "path")).toBe(new URL(`${server.httpUrl}/metrics`).pathname);
+    }
+  });
+
   it("every Grafana query uses only exported metrics", () => {
     const dashboard = JSON.parse(readText(DASHBOARD)) as Json;
     const queries: [string, string][] = [];
@@ -155,9 +168,12 @@ describe("the Grafana dashboard", () => {
 });
 
 describe("alert rules", () => {
-  it("are the same in the Prometheus file and in the PrometheusRule", () => {
-    const resource = loadOne(RULE_RESOURCE);
-    const wrapped = at(resource, "spec", "groups");
+  it.each(LAYOUTS)("are the same in the Prometheus file and in %s's rendered PrometheusRule", (dir) => {
+    const rules = render(dir).resources.filter(
+      (r) => kindOf(r.value) === "monitoring.coreos.com/v1/PrometheusRule",
+    );
+    expect(rules.length).toBe(1);
+    const wrapped = at(rules[0]!.value, "spec", "groups");
     const plain = at(loadOne(ALERTS_FILE), "groups");
     // Exact equality, so the two cannot drift; on failure, name the first alert that differs.
     const differing = alertsOf(plain).find((a, i) => !isDeepStrictEqual(a, alertsOf(wrapped)[i]));

@@ -1,5 +1,3 @@
-import { existsSync, statSync } from "node:fs";
-import { basename, join, normalize } from "node:path";
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
@@ -13,9 +11,8 @@ import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import ts from "typescript";
-import { parseAllDocuments } from "yaml";
 import type { Json } from "./repo.js";
-import { isObject, loadOne, loadYaml, readText, repoPath } from "./repo.js";
+import { isObject, repoPath } from "./repo.js";
 
 /**
  * Kubernetes manifests, checked without a cluster or kustomize:
@@ -23,9 +20,8 @@ import { isObject, loadOne, loadYaml, readText, repoPath } from "./repo.js";
  *   that the kubernetes-models packages compile in: types, required fields, enums, formats;
  * - `unknownFields`: the same packages' TypeScript types, through the compiler's excess-property
  *   check, because those schemas (like the API's own OpenAPI) accept unknown fields, and a typo
- *   such as `readinesProbe` would otherwise pass and be silently dropped by the API server;
- * - `loadKustomization`: what a kustomization directory would render, as far as these tests
- *   need: its resource documents, generated ConfigMaps, patches and nested kustomizations.
+ *   such as `readinesProbe` would otherwise pass and be silently dropped by the API server.
+ * What a kustomization renders comes from kustomize.ts.
  */
 
 interface Kind {
@@ -161,175 +157,4 @@ export function unknownFields(resources: readonly Resource[]): string[] {
     const message = ts.flattenDiagnosticMessageText(d.messageText, " ");
     return `${where?.source ?? d.file?.fileName ?? "?"}: ${message.slice(0, 400)}`;
   });
-}
-
-// --- kustomize -------------------------------------------------------------------------------
-
-const KUSTOMIZATION_NAMES = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
-
-export function kustomizationFile(dir: string): string | undefined {
-  return KUSTOMIZATION_NAMES.map((name) => join(dir, name)).find((path) => existsSync(repoPath(path)));
-}
-
-export interface Generated {
-  readonly name: string;
-  readonly dir: string;
-  readonly files: readonly string[];
-  readonly behavior: string;
-  readonly options: Json;
-}
-
-export interface Kustomization {
-  readonly dir: string;
-  readonly file: string;
-  readonly spec: Json;
-  /** Documents of the `resources` that are files, and of nested kustomizations. */
-  readonly resources: Resource[];
-  /** configMapGenerator entries, here and in nested kustomizations. */
-  readonly generated: Generated[];
-  /** Patch documents (`patches: [{path}]` files and inline `patch` strings). */
-  readonly patches: Resource[];
-  /** Problems found while loading: missing files, unsupported fields. */
-  readonly problems: string[];
-}
-
-function strings(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
-}
-
-/** Loads a kustomization directory (repository-relative), following nested directories. */
-export function loadKustomization(dir: string): Kustomization {
-  const file = kustomizationFile(dir);
-  if (file === undefined) throw new Error(`${dir}: no kustomization file`);
-  const spec = loadOne(file);
-  if (!isObject(spec)) throw new Error(`${file}: not a mapping`);
-  const result: Kustomization = { dir, file, spec, resources: [], generated: [], patches: [], problems: [] };
-  for (const entry of strings(spec.resources)) {
-    const path = normalize(join(dir, entry));
-    if (!existsSync(repoPath(path))) {
-      result.problems.push(`${file}: resource ${entry} does not exist`);
-    } else if (statSync(repoPath(path)).isDirectory()) {
-      const nested = loadKustomization(path);
-      result.resources.push(...nested.resources);
-      result.generated.push(...nested.generated);
-      result.problems.push(...nested.problems);
-    } else {
-      for (const doc of loadYaml(path)) {
-        if (isObject(doc.value)) result.resources.push({ source: `${path}#${doc.index}`, value: doc.value });
-        else result.problems.push(`${path}#${doc.index}: not a mapping`);
-      }
-    }
-  }
-  for (const generator of Array.isArray(spec.configMapGenerator) ? spec.configMapGenerator : []) {
-    if (!isObject(generator)) continue;
-    const files = strings(generator.files);
-    for (const f of files) {
-      const source = f.includes("=") ? f.slice(f.indexOf("=") + 1) : f;
-      if (!existsSync(repoPath(join(dir, source))))
-        result.problems.push(`${file}: generator file ${f} does not exist`);
-      if (source.startsWith(".."))
-        result.problems.push(`${file}: kustomize refuses files outside ${dir}: ${f}`);
-    }
-    result.generated.push({
-      name: String(generator.name),
-      dir,
-      files,
-      behavior: typeof generator.behavior === "string" ? generator.behavior : "create",
-      options: isObject(generator.options) ? generator.options : {},
-    });
-  }
-  for (const patch of Array.isArray(spec.patches) ? spec.patches : []) {
-    if (!isObject(patch)) continue;
-    if (typeof patch.path === "string") {
-      const path = join(dir, patch.path);
-      if (!existsSync(repoPath(path))) result.problems.push(`${file}: patch ${patch.path} does not exist`);
-      else for (const doc of loadYaml(path)) result.patches.push({ source: path, value: doc.value as Json });
-    } else if (typeof patch.patch === "string") {
-      result.patches.push({ source: `${file} (inline patch)`, value: loadInline(patch.patch) });
-    }
-  }
-  return result;
-}
-
-/** Inline patches are YAML strings inside the kustomization: parse them the same strict way. */
-function loadInline(text: string): Json {
-  const docs = parseAllDocuments(text, { uniqueKeys: true });
-  const doc = Array.isArray(docs) ? docs[0] : undefined;
-  if (doc === undefined || doc.errors.length > 0) throw new Error(`inline patch: ${String(doc?.errors)}`);
-  const value: unknown = doc.toJS();
-  if (!isObject(value)) throw new Error("inline patch: not a mapping");
-  return value;
-}
-
-/** The ConfigMap a generator produces (without kustomize's hash suffix). */
-export function generatedConfigMap(generator: Generated): Resource {
-  const data: Record<string, string> = {};
-  for (const entry of generator.files) {
-    const [key, path] = entry.includes("=") ? entry.split("=", 2) : [basename(entry), entry];
-    data[key!] = readText(join(generator.dir, path!));
-  }
-  return {
-    source: `configMapGenerator ${generator.name} in ${generator.dir}`,
-    value: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: generator.name }, data },
-  };
-}
-
-/**
- * A strategic merge patch, as far as our overlays use it: maps merge, lists of named items merge by
- * name, and `$patch: delete` on a named item removes it. A list of unnamed items (a
- * ServiceMonitor's `endpoints`) is replaced whole, as kustomize does for custom resources, whose
- * lists have no merge key.
- */
-export function strategicMerge(target: unknown, patch: unknown): unknown {
-  const named = (list: unknown[]) => list.every((item) => isObject(item) && typeof item.name === "string");
-  if (Array.isArray(target) && Array.isArray(patch) && !named(patch)) return patch;
-  if (Array.isArray(target) && Array.isArray(patch)) {
-    const result = [...target] as unknown[];
-    for (const item of patch) {
-      const name = isObject(item) ? item.name : undefined;
-      const index = result.findIndex((t) => isObject(t) && name !== undefined && t.name === name);
-      if (isObject(item) && item.$patch === "delete") {
-        if (index < 0) throw new Error(`$patch: delete of ${String(name)}, which does not exist`);
-        result.splice(index, 1);
-      } else if (index >= 0) result[index] = strategicMerge(result[index], item);
-      else result.push(item);
-    }
-    return result;
-  }
-  if (isObject(target) && isObject(patch)) {
-    const result: Json = { ...target };
-    for (const [key, value] of Object.entries(patch)) result[key] = strategicMerge(target[key], value);
-    return result;
-  }
-  return patch;
-}
-
-/**
- * What `kustomize build dir` would output, minus hash suffixes, labels and images: the resource
- * documents, generated ConfigMaps (a `behavior: replace` generator replaces the base's), and the
- * patches applied to the resources they name.
- */
-export function render(dir: string): { resources: Resource[]; kustomization: Kustomization } {
-  const kustomization = loadKustomization(dir);
-  const resources = [...kustomization.resources];
-  for (const generator of kustomization.generated) {
-    const generated = generatedConfigMap(generator);
-    const existing = resources.findIndex(
-      (r) => kindOf(r.value) === "v1/ConfigMap" && nameOf(r.value) === generator.name,
-    );
-    if (generator.behavior === "replace" && existing < 0)
-      throw new Error(`${dir}: nothing to replace for ${generator.name}`);
-    if (existing >= 0) resources[existing] = generated;
-    else resources.push(generated);
-  }
-  for (const patch of kustomization.patches) {
-    const index = resources.findIndex(
-      (r) => kindOf(r.value) === kindOf(patch.value) && nameOf(r.value) === nameOf(patch.value),
-    );
-    if (index < 0)
-      throw new Error(`${patch.source}: no ${kindOf(patch.value)} ${nameOf(patch.value)} to patch`);
-    const merged = strategicMerge(resources[index]!.value, patch.value) as Json;
-    resources[index] = { source: `${resources[index]!.source} + ${patch.source}`, value: merged };
-  }
-  return { resources, kustomization };
 }

@@ -1,7 +1,7 @@
 import type { Resource } from "./kubernetes.js";
 import { kindOf, nameOf } from "./kubernetes.js";
 import type { Json } from "./repo.js";
-import { asArray, at, isObject, readText } from "./repo.js";
+import { asArray, at, isObject } from "./repo.js";
 
 /** Helpers to walk the pods of rendered manifests. */
 
@@ -85,12 +85,4 @@ export function mountFor(
   const volume = asArray(pod.spec.volumes, "volumes").find((v) => isObject(v) && v.name === mount.name);
   if (!isObject(volume)) throw new Error(`${pod.owner}: volume ${String(mount.name)} is not defined`);
   return { mountPath: String(mount.mountPath), volume };
-}
-
-/** The environment variable names Floodgate reads, from src/config/settings.ts's schema. */
-export function floodgateSettings(): Set<string> {
-  const source = readText("src/config/settings.ts");
-  const schema = /const SCHEMA = z\.object\(\{([\s\S]*?)\n\}\);/.exec(source)?.[1];
-  if (schema === undefined) throw new Error("cannot find SCHEMA in src/config/settings.ts");
-  return new Set([...schema.matchAll(/^ {2}([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!));
 }
