@@ -77,7 +77,9 @@ describe("Redis killed while no request flows", () => {
     await waitFor("a healthy start", () => isHealthy(server), { timeoutMs: 2000 });
 
     redis.kill("SIGKILL");
-    await waitFor("the fallback, with no traffic", () => isDegraded(server), { timeoutMs: DETECT_TIMEOUT_MS });
+    await waitFor("the fallback, with no traffic", () => isDegraded(server), {
+      timeoutMs: DETECT_TIMEOUT_MS,
+    });
     expect(enteredFallbackLines(server.logs)).toHaveLength(1);
 
     redis = await startRedisServer({ port });
@@ -103,7 +105,9 @@ describe("Redis frozen while no request flows", () => {
     await waitFor("a healthy start", () => isHealthy(server), { timeoutMs: 2000 });
 
     redis.kill("SIGSTOP");
-    await waitFor("the fallback, with no traffic", () => isDegraded(server), { timeoutMs: DETECT_TIMEOUT_MS });
+    await waitFor("the fallback, with no traffic", () => isDegraded(server), {
+      timeoutMs: DETECT_TIMEOUT_MS,
+    });
     expect(enteredFallbackLines(server.logs)).toHaveLength(1);
 
     redis.kill("SIGCONT");
