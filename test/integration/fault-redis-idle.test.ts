@@ -5,11 +5,11 @@
  */
 import { performance } from "node:perf_hooks";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { freePort } from "../harness/processes.js";
+import { freePort, sleep } from "../harness/processes.js";
 import type { RedisServer } from "../harness/redis-server.js";
 import { startRedisServer } from "../harness/redis-server.js";
-import type { TestServer } from "./support/floodgate.js";
-import { startTestServer } from "./support/floodgate.js";
+import type { ProtoResponse, TestServer } from "./support/floodgate.js";
+import { call, OK, OVER_LIMIT, rlsRequest, startTestServer } from "./support/floodgate.js";
 import {
   enteredFallbackLines,
   FAULT_ENV,
@@ -115,5 +115,59 @@ describe("Redis frozen while no request flows", () => {
       timeoutMs: RECOVERY_TIMEOUT_MS,
     });
     expect(leftFallbackLines(server.logs)).toHaveLength(1);
+  });
+});
+
+/** One request an hour: once denied, the over-limit cache answers this key for the whole test. */
+const DENIED_RULES = `
+domain: flood
+descriptors:
+  - key: user
+    rate_limit: { unit: hour, requests_per_unit: 1 }
+`;
+
+describe("Redis frozen while the over-limit cache answers every request", () => {
+  let redis: RedisServer;
+  let server: TestServer;
+  afterAll(async () => {
+    // The test server's clean-up connects to this Redis: it must be running again.
+    redis?.kill("SIGCONT");
+    await server?.stop();
+    await redis?.stop();
+  });
+
+  it("is found by the idle PING although requests keep coming", async () => {
+    redis = await startRedisServer();
+    server = await startTestServer({
+      rules: { "flood.yaml": DENIED_RULES },
+      redisUrl: redis.url,
+      env: IDLE_ENV,
+    });
+    const hit = async () =>
+      (await call<ProtoResponse>(server.rls, "ShouldRateLimit", rlsRequest("flood", [[["user", "abuser"]]])))
+        .overall_code;
+    expect([await hit(), await hit()]).toEqual([OK, OVER_LIMIT]);
+    const fromCache = () =>
+      metric(server.app.metrics.registry, "floodgate_decisions_total", { source: "local_cache" });
+    const cachedBefore = await fromCache();
+
+    redis.kill("SIGSTOP");
+    let flooding = true;
+    const flood = (async () => {
+      while (flooding) {
+        expect(await hit()).toBe(OVER_LIMIT);
+        await sleep(20);
+      }
+    })();
+    try {
+      await waitFor("the fallback while the cache answers", () => isDegraded(server), {
+        timeoutMs: DETECT_TIMEOUT_MS,
+      });
+    } finally {
+      flooding = false;
+      await flood;
+    }
+    expect(await fromCache()).toBeGreaterThan(cachedBefore + 10);
+    expect(enteredFallbackLines(server.logs)).toHaveLength(1);
   });
 });
