@@ -8,8 +8,8 @@ import { createFallbackStore } from "../store/fallback-store.js";
 import type { MemoryStore } from "../store/local/memory-store.js";
 import { createMemoryStore } from "../store/local/memory-store.js";
 import { withOverLimitCache } from "../store/over-limit-cache.js";
-import { waitUntilReady } from "../store/redis/client.js";
 import { createRedisConnection } from "../store/redis/connection.js";
+import { firstConnection, followConnection, pingWithin } from "../store/redis/connection-state.js";
 import { createRedisStore } from "../store/redis/redis-store.js";
 
 export interface StoreHandle {
@@ -24,7 +24,10 @@ export interface StoreDeps {
   readonly metrics: Metrics;
 }
 
-/** How long startup waits for a first Redis connection before serving (from the fallback) anyway. */
+/**
+ * How long startup waits for a first Redis connection before serving (from the fallback) anyway.
+ * A failed attempt (a refused connection) ends the wait at once.
+ */
 const STARTUP_CONNECT_MS = 3000;
 
 function localStore(settings: Settings, metrics: Metrics): MemoryStore {
@@ -76,12 +79,6 @@ export async function createStore(settings: Settings, deps: StoreDeps): Promise<
   }
   const { client } = connection;
   quietErrors(client, deps.logger);
-  await waitUntilReady(client, STARTUP_CONNECT_MS).catch((err: unknown) => {
-    deps.logger.warn(
-      { reason: String(err) },
-      "redis is not reachable yet: serving from the local store until it is",
-    );
-  });
   const fallback = createFallbackStore({
     primary: createRedisStore({
       client,
@@ -96,6 +93,16 @@ export async function createStore(settings: Settings, deps: StoreDeps): Promise<
     cooldownMs: settings.breakerCooldownMs,
     maxCooldownMs: settings.breakerMaxCooldownMs,
     events: fallbackEvents(deps),
+    idleProbe: {
+      run: () => pingWithin(client, settings.redisTimeoutMs),
+      intervalMs: settings.redisIdlePingMs,
+    },
+  });
+  // The state follows the connection from the start: a Redis that cannot be reached is reported
+  // (gauge, /readyz, the alert) before any request comes.
+  followConnection(client, { lost: fallback.connectionLost, ready: fallback.connectionReady });
+  await firstConnection(client, STARTUP_CONNECT_MS).catch((err: unknown) => {
+    fallback.connectionLost(err instanceof Error ? err.message : String(err));
   });
   return {
     store: withOverLimitCache(fallback, { maxEntries: settings.overLimitCacheSize }),

@@ -70,6 +70,7 @@ const SCHEMA = z.object({
   REDIS_TLS_KEY_FILE: z.string().min(1).optional(),
   REDIS_KEY_PREFIX: z.string().max(64).default("fg:"),
   REDIS_TIMEOUT_MS: positiveInt(10_000).default(8),
+  REDIS_IDLE_PING_MS: positiveInt(60_000).default(1000),
   LOCAL_MAX_BUCKETS: positiveInt(100_000_000).default(100_000),
   FALLBACK_DIVISOR: z.coerce.number().min(1).max(10_000).default(1),
   BREAKER_FAILURES: positiveInt(1000).default(3),
@@ -184,6 +185,8 @@ export interface Settings {
   readonly redisTls: RedisTlsFiles;
   readonly redisKeyPrefix: string;
   readonly redisTimeoutMs: number;
+  /** A PING goes to Redis when no command has come back for this long, so that an outage shows with no traffic. */
+  readonly redisIdlePingMs: number;
   readonly localMaxBuckets: number;
   readonly fallbackDivisor: number;
   readonly breakerFailures: number;
@@ -316,6 +319,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     }),
     redisKeyPrefix: s.REDIS_KEY_PREFIX,
     redisTimeoutMs: s.REDIS_TIMEOUT_MS,
+    redisIdlePingMs: s.REDIS_IDLE_PING_MS,
     localMaxBuckets: s.LOCAL_MAX_BUCKETS,
     fallbackDivisor: s.FALLBACK_DIVISOR,
     breakerFailures: s.BREAKER_FAILURES,

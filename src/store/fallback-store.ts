@@ -2,6 +2,7 @@ import type { CircuitBreakerPolicy, IBackoff, IBackoffFactory } from "cockatiel"
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from "cockatiel";
 import type { BucketSpec, KeyedCheck } from "../domain/bucket.js";
 import type { StoreDecision } from "./bucket-store.js";
+import { startIdleProbe } from "./idle-probe.js";
 import type { KeyedBucketStore } from "./keyed-store.js";
 import { keyedChecks } from "./keys.js";
 import type { RedisErrorKind } from "./redis/errors.js";
@@ -20,6 +21,11 @@ import { classifyRedisError, isTransient, StoreError } from "./redis/errors.js";
  * - In fallback the local buckets get capacity and rate divided by `divisor`, so that N replicas,
  *   each deciding alone, stay near the global limit. A bug (a non-transient error) is not hidden
  *   by the fallback: it propagates.
+ * - The connection counts too (`connectionLost`, `connectionReady`): a lost connection puts the
+ *   store in fallback at once, with no request needed (the breaker is isolated); "ready" ends that
+ *   at once. While no Redis call comes back for `idleProbe.intervalMs`, one probe (a PING) goes
+ *   through the breaker like a command: it fails like one, and it is the half-open probe when one
+ *   is due. So the state is right with no traffic (idle-probe.ts).
  * - Both stores key buckets alike but for Redis' own prefix, so the keys built by the caller (or by
  *   evaluate(), once) go to whichever store decides (keyed-store.ts).
  */
@@ -40,6 +46,8 @@ export interface FallbackStoreOptions {
   readonly cooldownMs: number;
   readonly maxCooldownMs: number;
   readonly events: FallbackEvents;
+  /** A check of Redis under the deadline, sent while idle. None: the state follows requests only. */
+  readonly idleProbe?: { readonly run: () => Promise<unknown>; readonly intervalMs: number };
 }
 
 export interface FallbackStore extends KeyedBucketStore {
@@ -48,6 +56,9 @@ export interface FallbackStore extends KeyedBucketStore {
    * so the reason goes to the log line of the transition, never here.
    */
   status(): "ok" | "degraded";
+  /** The connection closed or never opened: decide locally until `connectionReady`. */
+  readonly connectionLost: (reason: string) => void;
+  readonly connectionReady: () => void;
 }
 
 /** C/d (at least 1 token, so a small limit is not turned into a deny-all) and r/d. */
@@ -60,12 +71,15 @@ export function divideSpec(spec: BucketSpec, divisor: number): BucketSpec {
   };
 }
 
-function reasonOf(event: { error: Error } | { value: unknown } | { isolated: true }): string {
+function reasonOf(
+  event: { error: Error } | { value: unknown } | { isolated: true },
+  isolationReason: string,
+): string {
   if ("error" in event)
     return event.error instanceof StoreError
       ? `${event.error.kind}: ${event.error.message}`
       : event.error.message;
-  return "isolated";
+  return "isolated" in event ? isolationReason : "unknown";
 }
 
 /**
@@ -85,34 +99,61 @@ export function probeBackoff(first: number, max: number): IBackoffFactory<unknow
   return { next: () => wait(Math.min(first, max)) };
 }
 
-function createBreaker(options: FallbackStoreOptions): CircuitBreakerPolicy {
+/** The breaker, and its isolation while the connection is lost (with the reason for the alert). */
+interface Breaker {
+  readonly policy: CircuitBreakerPolicy;
+  readonly isolate: (reason: string) => void;
+  readonly release: () => void;
+}
+
+function createBreaker(options: FallbackStoreOptions): Breaker {
   const policy = circuitBreaker(handleWhen(isTransient), {
     halfOpenAfter: probeBackoff(options.cooldownMs, options.maxCooldownMs),
     breaker: new ConsecutiveBreaker(options.failures),
   });
   let inEpisode = false;
+  let isolation: { dispose(): void } | undefined;
+  let isolationReason = "";
   policy.onBreak((event) => {
-    // A failed half-open probe re-opens the breaker: still the same episode, so no new alert.
+    // A failed half-open probe re-opens the breaker, and a lost connection isolates an open one:
+    // still the same episode, so no new alert.
     if (inEpisode) return;
     inEpisode = true;
-    options.events.onEnter(reasonOf(event));
+    options.events.onEnter(reasonOf(event, isolationReason));
   });
   policy.onReset(() => {
     inEpisode = false;
     options.events.onExit();
   });
-  return policy;
+  return {
+    policy,
+    isolate: (reason) => {
+      if (isolation !== undefined) return;
+      isolationReason = `connection: ${reason}`;
+      isolation = policy.isolate();
+    },
+    release: () => {
+      const held = isolation;
+      isolation = undefined;
+      held?.dispose();
+    },
+  };
 }
 
 export function createFallbackStore(options: FallbackStoreOptions): FallbackStore {
   const { primary, local, divisor, events } = options;
-  const breaker = createBreaker(options);
+  const { policy: breaker, isolate, release } = createBreaker(options);
+  let redisActive = false;
+  let closing = false;
 
   // Promise chains rather than async functions here and below: every Redis decision passes
   // through, and each async layer costs a promise and a microtask turn.
   function timedPrimary(checks: readonly KeyedCheck[]): Promise<StoreDecision> {
     const start = performance.now();
-    const timed = (): void => events.onRedisCall((performance.now() - start) / 1000);
+    const timed = (): void => {
+      redisActive = true;
+      events.onRedisCall((performance.now() - start) / 1000);
+    };
     return primary.evaluateKeyed(checks).then(
       (decision) => {
         timed();
@@ -148,6 +189,32 @@ export function createFallbackStore(options: FallbackStoreOptions): FallbackStor
       });
   }
 
+  function idleProbe(run: () => Promise<unknown>): Promise<unknown> {
+    // A request is probing already; the outcome of its probe will do.
+    if (breaker.state === CircuitState.HalfOpen) return Promise.resolve();
+    return breaker.execute(() =>
+      run().catch((raw: unknown) => {
+        const error = classifyRedisError(raw);
+        events.onRedisError(error.kind);
+        throw error;
+      }),
+    );
+  }
+
+  const probe = options.idleProbe;
+  const prober =
+    probe === undefined
+      ? undefined
+      : startIdleProbe({
+          intervalMs: probe.intervalMs,
+          takeActivity: () => {
+            const active = redisActive;
+            redisActive = false;
+            return active;
+          },
+          probe: () => idleProbe(probe.run),
+        });
+
   return {
     evaluate: (checks) => evaluateKeyed(keyedChecks(checks, "")),
     evaluateKeyed,
@@ -158,8 +225,15 @@ export function createFallbackStore(options: FallbackStoreOptions): FallbackStor
       await primary.reset(bucket);
     },
     close: async () => {
+      // Closing the client closes its connection: that is no outage to report.
+      closing = true;
+      prober?.stop();
       await Promise.all([primary.close(), local.close()]);
     },
     status: () => (breaker.state === CircuitState.Closed ? "ok" : "degraded"),
+    connectionLost: (reason) => {
+      if (!closing) isolate(reason);
+    },
+    connectionReady: release,
   };
 }

@@ -19,6 +19,7 @@ describe("settings", () => {
       breakerFailures: 3,
       breakerCooldownMs: 100,
       breakerMaxCooldownMs: 5000,
+      redisIdlePingMs: 1000,
     });
     expect(s.rulesPath).toMatch(/deploy[/\\]rules$/);
     expect(Object.isFrozen(s)).toBe(true);
@@ -60,6 +61,13 @@ describe("settings", () => {
     expect(() => loadSettings({ BREAKER_COOLDOWN_MS: "500", BREAKER_MAX_COOLDOWN_MS: "400" })).toThrow(
       /BREAKER_MAX_COOLDOWN_MS: must be at least BREAKER_COOLDOWN_MS/,
     );
+  });
+
+  it("takes the idle PING interval as a whole number of ms, up to a minute", () => {
+    expect(loadSettings({ REDIS_IDLE_PING_MS: "250" }).redisIdlePingMs).toBe(250);
+    for (const bad of ["0", "-5", "1.5", "60001", "soon"]) {
+      expect(() => loadSettings({ REDIS_IDLE_PING_MS: bad }), bad).toThrow(/REDIS_IDLE_PING_MS/);
+    }
   });
 
   it("merges files that share a domain only with MERGE_DOMAIN_CONFIG (the reference server's setting)", () => {
