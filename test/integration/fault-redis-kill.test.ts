@@ -1,6 +1,7 @@
 /**
  * Redis crashes (SIGKILL) while a client streams requests, then restarts on the same port.
- * A crash closes the connection, so calls fail at once; the point here is that no RPC fails, the
+ * A crash closes the connection, which the client reports at once: the replica enters fallback
+ * then, so at most the calls already in flight fail. The point here is that no RPC fails, the
  * alert fires once, and Floodgate finds the restarted (empty) Redis by itself.
  */
 import type { RedisServer } from "../harness/redis-server.js";
@@ -13,6 +14,7 @@ describeOutage("Redis killed (SIGKILL) during traffic", async () => {
   return {
     url: redis.url,
     fault: () => redis.kill("SIGKILL"),
+    closesConnection: true,
     heal: async () => {
       redis = await startRedisServer({ port });
     },
