@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AdminClient } from "../../src/transport/grpc/admin-client.js";
 import { createAdminClient } from "../../src/transport/grpc/admin-client.js";
 import type { AdminFixture } from "./support/admin.js";
+import { healthCheck, opsClient, SERVING } from "../harness/grpc-ops-client.js";
 import { adminFixture } from "./support/admin.js";
 import type { ProtoResponse, TestServer } from "./support/floodgate.js";
 import { call, OK, OVER_LIMIT, rlsRequest, startTestServer } from "./support/floodgate.js";
@@ -148,6 +149,16 @@ describe("admin API over gRPC, on Postgres", () => {
     await admin.call("SetOverride", { target, limit: { requests_per_unit: 3, unit: "MINUTE" }, reason: "r" });
     expect(await admin.call("GetBucket", { target })).toMatchObject({ overridden: true });
     await admin.call("DeleteOverride", { target, reason: "done" });
+  });
+
+  it("reports the Admin service in gRPC health on the port that serves it", async () => {
+    const ops = opsClient(`127.0.0.1:${server.app.grpcPort}`);
+    try {
+      expect(await healthCheck(ops, "floodgate.v1.Admin")).toEqual({ code: 0, body: SERVING });
+      expect(await healthCheck(ops, "floodgate.v1.RateLimiter")).toEqual({ code: 0, body: SERVING });
+    } finally {
+      ops.close();
+    }
   });
 
   it("resets a bucket and shows it, audited", async () => {

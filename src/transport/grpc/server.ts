@@ -182,7 +182,10 @@ export function createGrpcServer(deps: GrpcServerDeps & { readonly adminElsewher
   if (deps.adminElsewhere === true) addAdminElsewhereService(server);
   else addAdmin(server, deps);
   addReflection(server, deps.adminElsewhere === true ? served : [...served, ADMIN_SERVICE]);
-  return { server, health: addHealthService(server) };
+  // Health names the services that answer here; a disabled Admin service is not one of them.
+  const healthy =
+    deps.adminElsewhere !== true && deps.admin !== undefined ? [...served, ADMIN_SERVICE] : served;
+  return { server, health: addHealthService(server, ["", ...healthy]) };
 }
 
 /**
