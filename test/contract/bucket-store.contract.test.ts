@@ -5,7 +5,8 @@
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, inject } from "vitest";
 import { createMemoryStore } from "../../src/store/local/memory-store.js";
-import { createRedisClient, waitUntilReady } from "../../src/store/redis/client.js";
+import { createRedisClient } from "../../src/store/redis/client.js";
+import { waitUntilReady } from "../harness/redis-helpers.js";
 import { createRedisStore } from "../../src/store/redis/redis-store.js";
 import { deleteByPrefix, uniquePrefix } from "../harness/redis-helpers.js";
 import { bucketStoreContract } from "./bucket-store-suite.js";

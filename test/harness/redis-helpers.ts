@@ -3,7 +3,7 @@
  * (never FLUSHDB/FLUSHALL), and reading per-command call counts.
  */
 import { randomBytes } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 
 /** A prefix no other test run uses, e.g. `fgtest:3f9a1c2e7b4d:`. */
 export function uniquePrefix(label = "t"): string {
@@ -49,4 +49,24 @@ export function statsDelta(
   names: readonly string[],
 ): Record<string, number> {
   return Object.fromEntries(names.map((name) => [name, (after[name] ?? 0) - (before[name] ?? 0)]));
+}
+
+/**
+ * Resolves once the client is ready, however many attempts it takes (a test's Redis may still be
+ * starting; the server's own wait is firstConnection). For a Cluster, "ready" means the slot map
+ * is loaded and CLUSTER INFO reports cluster_state:ok.
+ */
+export async function waitUntilReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
+  if (client.status === "ready") return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off("ready", onReady);
+      reject(new Error(`Redis not ready after ${timeoutMs} ms`));
+    }, timeoutMs);
+    function onReady(): void {
+      clearTimeout(timer);
+      resolve();
+    }
+    client.once("ready", onReady);
+  });
 }

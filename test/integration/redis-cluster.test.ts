@@ -12,7 +12,7 @@ import { loadSettings } from "../../src/config/settings.js";
 import type { BucketCheck, BucketId } from "../../src/domain/bucket.js";
 import type { BucketStore } from "../../src/store/bucket-store.js";
 import { bucketKey } from "../../src/store/keys.js";
-import { waitUntilReady } from "../../src/store/redis/client.js";
+import { waitUntilReady } from "../harness/redis-helpers.js";
 import { createRedisConnection } from "../../src/store/redis/connection.js";
 import { StoreError } from "../../src/store/redis/errors.js";
 import { createRedisStore } from "../../src/store/redis/redis-store.js";

@@ -7,7 +7,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSettings } from "../../src/config/settings.js";
-import { waitUntilReady } from "../../src/store/redis/client.js";
+import { waitUntilReady } from "../harness/redis-helpers.js";
 import { createRedisConnection } from "../../src/store/redis/connection.js";
 import { commandStats } from "../harness/redis-helpers.js";
 import type { RedisSentinelHandle } from "../harness/redis-sentinel.js";

@@ -17,7 +17,7 @@
  */
 import type { ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
-import type { Cluster, RedisOptions } from "ioredis";
+import type { RedisOptions } from "ioredis";
 import { parseRedisUrl } from "../../config/redis-url.js";
 
 export interface RedisClientOptions {
@@ -60,7 +60,7 @@ export function baseRedisOptions(options: RedisClientOptions): RedisOptions {
   };
 }
 
-/** A client for one Redis node. It starts connecting at once; see `waitUntilReady`. */
+/** A client for one Redis node. It starts connecting at once (app/store-factory.ts waits for it). */
 export function createRedisClient(url: string, options: RedisClientOptions): Redis {
   const endpoint = parseRedisUrl(url);
   return new Redis({
@@ -72,24 +72,5 @@ export function createRedisClient(url: string, options: RedisClientOptions): Red
     password: endpoint.password ?? options.password,
     // Node's TLS checks the certificate against the host (IP or DNS name) by default.
     ...(options.tls !== undefined ? { tls: options.tls } : endpoint.tls ? { tls: {} } : {}),
-  });
-}
-
-/**
- * Resolves once the client is ready (needed because the offline queue is off). For a Cluster,
- * "ready" means the slot map is loaded and CLUSTER INFO reports cluster_state:ok.
- */
-export async function waitUntilReady(client: Redis | Cluster, timeoutMs: number): Promise<void> {
-  if (client.status === "ready") return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      client.off("ready", onReady);
-      reject(new Error(`Redis not ready after ${timeoutMs} ms`));
-    }, timeoutMs);
-    function onReady(): void {
-      clearTimeout(timer);
-      resolve();
-    }
-    client.once("ready", onReady);
   });
 }

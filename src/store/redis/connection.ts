@@ -179,7 +179,7 @@ function cluster(seeds: readonly string[], options: RedisConnectionOptions): Red
 }
 
 /**
- * The client for the configured topology, already connecting (see `waitUntilReady`), or
+ * The client for the configured topology, already connecting (see `firstConnection`), or
  * undefined when no Redis is configured. Throws a SettingsError when a TLS file is unreadable.
  */
 export function createRedisConnection(options: RedisConnectionOptions): RedisConnection | undefined {
