@@ -13,24 +13,25 @@ describe("floodgate admin CLI", () => {
   let server: TestServer;
   let env: Record<string, string>;
 
+  /** `floodgate admin token` for the test key, without `--ttl`. */
+  const tokenArgs = () => [
+    "admin",
+    "token",
+    "--private-key",
+    fixture.privateKeyFile,
+    "--kid",
+    "test-key",
+    "--issuer",
+    ISSUER,
+    "--audience",
+    AUDIENCE,
+    "--subject",
+    "carol@ops",
+  ];
+
   /** `floodgate admin token`, as an operator runs it before each write. */
   async function mint(): Promise<string> {
-    const minted = await floodgate([
-      "admin",
-      "token",
-      "--private-key",
-      fixture.privateKeyFile,
-      "--kid",
-      "test-key",
-      "--issuer",
-      ISSUER,
-      "--audience",
-      AUDIENCE,
-      "--subject",
-      "carol@ops",
-      "--ttl",
-      "5m",
-    ]);
+    const minted = await floodgate([...tokenArgs(), "--ttl", "5m"]);
     expect(minted.err).toBe("");
     return minted.out.trim();
   }
@@ -135,20 +136,7 @@ describe("floodgate admin CLI", () => {
   });
 
   it("warns when --ttl exceeds ADMIN_JWT_MAX_LIFETIME_S, and still mints the token", async () => {
-    const args = [
-      "admin",
-      "token",
-      "--private-key",
-      fixture.privateKeyFile,
-      "--kid",
-      "test-key",
-      "--issuer",
-      ISSUER,
-      "--audience",
-      AUDIENCE,
-      "--subject",
-      "carol@ops",
-    ];
+    const args = tokenArgs();
     const long = await floodgate([...args, "--ttl", "2h"]);
     expect(long.code).toBe(0);
     expect(long.err).toBe(
