@@ -35,8 +35,10 @@ export function followConnection(client: Client, listener: ConnectionListener): 
 }
 
 /**
- * Resolves once the client is ready, or rejects when its first attempt fails (a refused
- * connection is an answer: there is nothing to wait for) or after `timeoutMs`.
+ * Resolves once the client is ready, or rejects when an attempt fails (a refused connection is an
+ * answer: there is nothing to wait for) or after `timeoutMs`. A close with no error before it is
+ * not a failed attempt: a Redis Cluster client closes its first connection while it loads the
+ * slot map, then becomes ready.
  */
 export async function firstConnection(client: Client, timeoutMs: number): Promise<void> {
   if (client.status === "ready") return;
@@ -55,12 +57,14 @@ export async function firstConnection(client: Client, timeoutMs: number): Promis
       else reject(error);
     };
     const onReady = (): void => settle();
-    const onClose = (): void => settle(new Error(lastError ?? CLOSED));
+    const onClose = (): void => {
+      if (lastError !== undefined) settle(new Error(lastError));
+    };
     const timer = setTimeout(() => settle(new Error(`Redis not ready after ${timeoutMs} ms`)), timeoutMs);
     client.on("error", onError);
     client.once("ready", onReady);
-    client.once("close", onClose);
-    client.once("end", onClose);
+    client.on("close", onClose);
+    client.on("end", onClose);
   });
 }
 
